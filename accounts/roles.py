@@ -1,0 +1,68 @@
+"""Platform roles are auth Groups; which model permissions each carries is data, kept here."""
+
+from typing import Any
+
+MERCHANT = "merchant"
+WAREHOUSE = "warehouse"
+APPRAISER = "appraiser"
+CUSTOMER_SERVICE = "customer_service"
+PLATFORM_ADMIN = "platform_admin"
+ALL_ROLES = (MERCHANT, WAREHOUSE, APPRAISER, CUSTOMER_SERVICE, PLATFORM_ADMIN)
+# Roles whose members work in /admin/ (is_staff); warehouse and appraisers use their stations.
+STAFF_ROLES = (MERCHANT, CUSTOMER_SERVICE, PLATFORM_ADMIN)
+
+# (app_label, model, actions). Later issues append their models here and ship a migration
+# that calls `sync_role_permissions` again.
+ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    MERCHANT: [
+        ("catalog", "product", ("add", "change", "delete", "view")),
+        ("catalog", "productimage", ("add", "change", "delete", "view")),
+        ("catalog", "category", ("view",)),
+    ],
+    WAREHOUSE: [
+        ("catalog", "product", ("view",)),
+    ],
+    APPRAISER: [
+        ("catalog", "product", ("view",)),
+        ("catalog", "category", ("view",)),
+    ],
+    CUSTOMER_SERVICE: [
+        ("catalog", "product", ("view",)),
+        ("accounts", "buyerprofile", ("view",)),
+        ("accounts", "merchant", ("view",)),
+    ],
+    PLATFORM_ADMIN: [
+        ("catalog", "product", ("add", "change", "delete", "view")),
+        ("catalog", "productimage", ("add", "change", "delete", "view")),
+        ("catalog", "category", ("add", "change", "delete", "view")),
+        ("accounts", "merchant", ("change", "view")),
+        ("accounts", "merchantevent", ("view",)),
+        ("accounts", "buyerprofile", ("view",)),
+        ("accounts", "user", ("view", "change")),
+    ],
+}
+
+
+def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
+    """Create the role groups and set their permissions; safe to run again (migrations call it)."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; roles need them now.
+    for app_config in apps.get_app_configs():
+        previous = getattr(app_config, "models_module", None)
+        app_config.models_module = previous or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = previous
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role in ALL_ROLES:
+        group, _created = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for app_label, model, actions in ROLE_PERMISSIONS.get(role, []):
+            codenames = [f"{action}_{model}" for action in actions]
+            wanted.extend(
+                permission_model.objects.filter(
+                    content_type__app_label=app_label, codename__in=codenames
+                )
+            )
+        group.permissions.set(wanted)

@@ -1,0 +1,18 @@
+"""Reads of accounts for views and other apps."""
+
+from .models import BuyerProfile, Merchant, MerchantStatus, User
+
+
+def buyer_profile_for_user(*, user: User) -> BuyerProfile | None:
+    return BuyerProfile.objects.filter(user=user).prefetch_related("addresses").first()
+
+
+def merchant_for_user(*, user: User) -> Merchant | None:
+    """The approved merchant a staff user works for, else None."""
+    if not user.is_authenticated or not user.merchant_id:
+        return None
+    return Merchant.objects.filter(pk=user.merchant_id, status=MerchantStatus.APPROVED).first()
+
+
+def merchant_application_pending(*, user: User) -> Merchant | None:
+    return Merchant.objects.filter(applicant=user).order_by("-created_at").first()

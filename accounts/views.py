@@ -1,0 +1,84 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from core.errors import DomainError
+
+from . import selectors, services
+from .forms import AddressForm, MerchantApplicationForm, ProfileForm
+from .models import Address
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    profile = services.buyer_profile_get_or_create(user=request.user)
+    form = ProfileForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        services.buyer_profile_update(user=request.user, data=form.cleaned_data)
+        messages.success(request, _("Your profile is saved."))
+        return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "form": form,
+            "addresses": list(profile.addresses.all()),
+            "application": selectors.merchant_application_pending(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    profile = services.buyer_profile_get_or_create(user=request.user)
+    # Someone else's address id is a 404: it does not exist for this buyer.
+    address = get_object_or_404(Address, pk=pk, profile=profile) if pk else None
+    form = AddressForm(request.POST or None, instance=address)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.address_save(
+                user=request.user,
+                address=form.save(commit=False),
+                make_default=form.cleaned_data["make_default"],
+            )
+        except DomainError as err:
+            form.add_error(None, err.message)
+        else:
+            messages.success(request, _("Address saved."))
+            return redirect("accounts:profile")
+    return render(request, "accounts/address_form.html", {"form": form, "address": address})
+
+
+@login_required
+@require_POST
+def address_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.address_delete(user=request.user, address_id=pk)
+    except DomainError as err:
+        if err.code == "not_found":
+            return render(request, "404.html", status=404)
+        messages.error(request, err.message)
+    else:
+        messages.success(request, _("Address deleted."))
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def merchant_apply(request: HttpRequest) -> HttpResponse:
+    existing = selectors.merchant_application_pending(user=request.user)
+    form = MerchantApplicationForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.merchant_apply(applicant=request.user, **form.cleaned_data)
+        except DomainError as err:
+            form.add_error(err.field if err.field in form.fields else None, err.message)
+        else:
+            messages.success(request, _("Thank you. The platform will review your application."))
+            return redirect("accounts:merchant_apply")
+    return render(request, "accounts/merchant_apply.html", {"form": form, "existing": existing})

@@ -1,0 +1,76 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from warehouse.selectors import sellable_quantities, sellable_quantity
+
+from .forms import ProductFilterForm
+from .selectors import (
+    category_tree,
+    product_best_rated,
+    product_get_for_buyer,
+    product_newest,
+    product_page,
+)
+
+
+def _with_stock(products: list) -> list:
+    stock = sellable_quantities(product_ids=[p.id for p in products])
+    for product in products:
+        product.sellable = stock.get(product.id, 0)
+    return products
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    tree = category_tree()
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "tree": tree,
+            "newest": _with_stock(product_newest(limit=12)),
+            "best_rated": _with_stock(product_best_rated(limit=6)),
+        },
+    )
+
+
+@require_safe
+def product_list(request: HttpRequest) -> HttpResponse:
+    form = ProductFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()
+    filters = form.filters()
+    page = product_page(filters, page=form.page_number(), page_size=form.page_size())
+    _with_stock(page.products)
+    tree = category_tree()
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "tree": tree,
+        "breadcrumbs": tree.ancestors(filters.category.id) if filters.category else [],
+        "querystring": params.urlencode(),
+    }
+    template = "catalog/product_list.html"
+    if request.headers.get("HX-Request"):
+        template += "#results"
+    return render(request, template, context)
+
+
+@require_safe
+def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    product = product_get_for_buyer(slug=slug)
+    tree = category_tree()
+    return render(
+        request,
+        "catalog/product_detail.html",
+        {
+            "product": product,
+            "images": list(product.images.all()),
+            "sellable": sellable_quantity(product_id=product.id),
+            "breadcrumbs": tree.ancestors(product.category_id),
+        },
+    )

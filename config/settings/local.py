@@ -1,0 +1,8 @@
+"""`make run`: one machine, no servers to install: SQLite (WAL) and a filesystem broker."""
+
+from .base import *  # noqa: F403
+from .base import env_str
+
+DEBUG = True
+SECRET_KEY = SECRET_KEY or "local-only-insecure-key-change-me"  # noqa: F405
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,0 +1,43 @@
+"""Suite-wide fixtures. In CI a test that needs PostgreSQL or a browser fails, never skips."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI must run this test, but {what}.")
+    pytest.skip(f"{what} (CI runs it).")
+
+
+@pytest.fixture(autouse=True)
+def _requirements(request):
+    if request.node.get_closest_marker("postgres") and not settings.IS_POSTGRES:
+        _missing("DATABASE_URL does not point at PostgreSQL")
+    if request.node.get_closest_marker("e2e") and not Path(CHROMIUM).exists():
+        _missing(f"no browser at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path_factory, settings):
+    """Uploads of each test go to a folder of their own."""
+    media = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = media
+    yield
+    shutil.rmtree(media, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -60,8 +60,7 @@ class ProductFilterForm(forms.Form):
 
     def filters(self) -> ProductFilters:
         """The valid filters; a field with an error is dropped (and its message shown)."""
-        data = self.cleaned_data if self.is_bound else {}
-        valid = {k: v for k, v in data.items() if k not in self.errors}
+        valid = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
         return ProductFilters(
             q=valid.get("q") or "",
             category=valid.get("category"),

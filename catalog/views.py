@@ -37,9 +37,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def product_list(request: HttpRequest) -> HttpResponse:
-    form = ProductFilterForm(request.GET or None)
-    if form.is_bound:
-        form.is_valid()
+    # Always bound: an empty query string is a valid, empty filter.
+    form = ProductFilterForm(request.GET)
+    form.is_valid()
     filters = form.filters()
     page = product_page(filters, page=form.page_number(), page_size=form.page_size())
     _with_stock(page.products)

@@ -7,7 +7,16 @@ services, selectors and states.
 import re
 from pathlib import Path
 
-APPS = ["accounts", "catalog", "orders", "warehouse", "authenticity", "aftersales", "logistics", "push"]
+APPS = [
+    "accounts",
+    "catalog",
+    "orders",
+    "warehouse",
+    "authenticity",
+    "aftersales",
+    "logistics",
+    "push",
+]
 PRIVATE = ["models", "views", "admin", "tasks", "forms", "forms_admin", "images"]
 root = Path(__file__).resolve().parent.parent
 pyproject = root / "pyproject.toml"
@@ -17,7 +26,9 @@ blocks = []
 for app in APPS:
     others = [a for a in APPS if a != app] + ["core"]
     private = [
-        f"{app}.{m}" for m in PRIVATE if (root / app / f"{m}.py").exists() or (root / app / m).is_dir()
+        f"{app}.{m}"
+        for m in PRIVATE
+        if (root / app / f"{m}.py").exists() or (root / app / m).is_dir()
     ]
     blocks.append(
         "[[tool.importlinter.contracts]]\n"

@@ -8,7 +8,7 @@ from django.db import migrations
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS product_search_gin ON catalog_product USING gin (search_vector)",
-    "CREATE INDEX IF NOT EXISTS product_name_trgm ON catalog_product USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS product_name_trgm ON catalog_product USING gin (UPPER(name) gin_trgm_ops)",
 ]
 BACKWARD = [
     "DROP INDEX IF EXISTS product_name_trgm",

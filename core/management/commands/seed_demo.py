@@ -1,4 +1,4 @@
-"""Fill an empty database with a believable shop. Safe to run again: it only adds what is missing."""
+"""Fill an empty database with a believable shop. Safe to run again: only adds what is missing."""
 
 import io
 import random
@@ -192,7 +192,8 @@ class Progress:
             width = 30
             filled = int(width * self.done / max(1, self.total))
             self.stream.write(
-                f"\r{self.label:<22} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
+                f"\r{self.label:<22} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{self.done}/{self.total}"
             )
             if self.done >= self.total:
                 self.stream.write("\n")
@@ -354,9 +355,10 @@ class Command(BaseCommand):
                     name=title,
                     slug=slug,
                     description=(
-                        f"{title} from {merchant.name}. Imported directly, received and authenticated "
-                        f"unit by unit in the Provena bonded warehouse before it is offered.\n\n"
-                        f"Made with {rng.choice(MATERIALS).lower()} and {rng.choice(MATERIALS).lower()}."
+                        f"{title} from {merchant.name}. Imported directly, received and "
+                        "authenticated unit by unit in the Provena bonded warehouse before it "
+                        f"is offered.\n\nMade with {rng.choice(MATERIALS).lower()} and "
+                        f"{rng.choice(MATERIALS).lower()}."
                     ),
                     price=price.quantize(
                         Decimal("1") if currency in ("JPY", "KRW") else Decimal("0.01")
@@ -374,7 +376,7 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         out = self.stdout
-        out.write("\nDemo logins (password for all: %s)\n" % PASSWORD)
+        out.write(f"\nDemo logins (password for all: {PASSWORD})\n")
         for email, name, role in STAFF:
             out.write(f"  {role:<18} {email:<32} {name}\n")
         for i, (name, *_rest) in enumerate(MERCHANTS):

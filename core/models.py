@@ -1,1 +1,1 @@
-"""Models of the core app arrive with the issue that builds it (see docs/architecture.md)."""
+"""Models of the core app arrive with the issue that builds it (docs/architecture.md)."""

@@ -62,6 +62,11 @@ def address_save(*, user: User, address: Address, make_default: bool = False) ->
     return address
 
 
+def address_create(*, user: User, fields: dict[str, Any], make_default: bool = False) -> Address:
+    """Add an address to the buyer's book (see address_save for the default rule)."""
+    return address_save(user=user, address=Address(**fields), make_default=make_default)
+
+
 def address_delete(*, user: User, address_id: int) -> None:
     """Delete a buyer's address; if it was the default, the oldest remaining one takes over."""
     with transaction.atomic():
@@ -167,6 +172,16 @@ def _merchant_transition(
             applicant.is_staff = True
             applicant.save(update_fields=["merchant", "is_staff"])
             applicant.groups.add(group)
+            # Re-approval after a suspension gives every staff member their access back.
+            for member in (
+                User.objects.select_for_update()
+                .filter(merchant=locked)
+                .exclude(pk=applicant.pk)
+                .order_by("pk")
+            ):
+                member.is_staff = True
+                member.save(update_fields=["is_staff"])
+                member.groups.add(group)
         else:
             # Suspended or rejected: every staff member loses admin access to this merchant.
             for member in User.objects.select_for_update().filter(merchant=locked):

@@ -81,6 +81,14 @@ def category_tree() -> CategoryTree:
     return tree
 
 
+def category_get(*, pk: int) -> Category:
+    return Category.objects.get(pk=pk)
+
+
+def product_slugs_with_prefix(*, prefix: str) -> set[str]:
+    return set(Product.objects.filter(slug__startswith=prefix).values_list("slug", flat=True))
+
+
 def category_tree_invalidate() -> None:
     cache.delete(TREE_CACHE_KEY)
 

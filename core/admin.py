@@ -43,7 +43,8 @@ class MerchantScopedAdmin(admin.ModelAdmin):
         return qs.filter(**{self.merchant_path: request.user.merchant_id})
 
     def _merchant_allowed(self, request: HttpRequest) -> bool:
-        return is_platform_staff(request.user) or bool(request.user.merchant_id)
+        # The admin login page builds its app list for an anonymous user, who has no merchant.
+        return is_platform_staff(request.user) or bool(getattr(request.user, "merchant_id", None))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._merchant_allowed(request) and super().has_module_permission(request)

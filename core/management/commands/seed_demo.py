@@ -15,7 +15,7 @@ from accounts import roles
 from accounts import services as account_services
 from accounts.selectors import buyer_profile_for_user
 from catalog import services as catalog_services
-from catalog.selectors import category_tree
+from catalog.selectors import category_get, category_tree, product_slugs_with_prefix
 
 PASSWORD = "provena-demo-2026"  # noqa: S105 (demo logins, printed and in README)
 
@@ -282,20 +282,18 @@ class Command(BaseCommand):
             )
             profile = buyer_profile_for_user(user=buyer)
             if not profile.addresses.exists():
-                from accounts.models import Address
-
-                account_services.address_save(
+                account_services.address_create(
                     user=buyer,
-                    address=Address(
-                        recipient=name,
-                        phone=phone,
-                        country="CN",
-                        province=province,
-                        city=city,
-                        district=district,
-                        line1="1 Demo Road",
-                        postal_code="100000",
-                    ),
+                    fields={
+                        "recipient": name,
+                        "phone": phone,
+                        "country": "CN",
+                        "province": province,
+                        "city": city,
+                        "district": district,
+                        "line1": "1 Demo Road",
+                        "postal_code": "100000",
+                    },
                     make_default=True,
                 )
 
@@ -322,19 +320,13 @@ class Command(BaseCommand):
         slug = slugify(f"{parent.slug}-{name}" if parent and parent.parent_id else name)
         node = tree.by_slug.get(slug)
         if node is not None:
-            from catalog.models import Category
-
-            return Category.objects.get(pk=node.id)
+            return category_get(pk=node.id)
         return catalog_services.category_create(
             name=name, name_zh=name_zh, slug=slug, parent=parent, position=position
         )
 
     def _products(self, rng, merchants, leaves, count) -> None:
-        from catalog.models import Product
-
-        existing = set(
-            Product.objects.filter(slug__startswith="demo-").values_list("slug", flat=True)
-        )
+        existing = product_slugs_with_prefix(prefix="demo-")
         progress = Progress(count, "Demo products")
         for i in range(count):
             slug = f"demo-{i + 1:04d}"

@@ -123,9 +123,13 @@ class ProductAdmin(MerchantScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         # Images go through the service (content check, thumbnail, cover); never a raw save.
+        # formset.save() is skipped, so fill in what it would have: the admin's change message
+        # (LogEntry) reads new_objects, changed_objects and deleted_objects.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for deleted in formset.deleted_forms:
             if deleted.instance.pk:
                 services.product_image_delete(image=deleted.instance)
+                formset.deleted_objects.append(deleted.instance)
         for inline_form in formset.forms:
             if inline_form in formset.deleted_forms or not inline_form.has_changed():
                 continue
@@ -136,14 +140,16 @@ class ProductAdmin(MerchantScopedAdmin):
                 ProductImage.objects.filter(pk=image.pk).update(
                     alt=data.get("alt", ""), position=data.get("position") or 0
                 )
+                formset.changed_objects.append((image, inline_form.changed_data))
             elif upload:
-                services.product_image_add(
+                created = services.product_image_add(
                     product=form.instance,
                     upload=upload,
                     name=upload.name,
                     alt=data.get("alt", ""),
                     position=data.get("position"),
                 )
+                formset.new_objects.append(created)
 
     @admin.action(description=_("List selected products"), permissions=["change"])
     def list_products(self, request, queryset):

@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 venv install: $(STAMP)
 
 messages: $(STAMP)
-	$(PY) manage.py compilemessages --ignore=.venv -v0
+	$(PY) scripts/compile_messages.py
 
 migrate: $(STAMP) messages
 	$(PY) manage.py migrate --noinput -v0

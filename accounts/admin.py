@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin import is_platform_staff
 from core.errors import DomainError
@@ -121,6 +122,7 @@ class MerchantAdmin(PlatformOnlyMixin, admin.ModelAdmin):
         return False  # merchants apply at /merchants/apply/
 
     def _review(self, request, queryset, service, done_message):
+        """Run a review service on each selected merchant; `done_message(n)` reports successes."""
         note = request.POST.get("note", "")
         done = 0
         for merchant in queryset:
@@ -130,22 +132,40 @@ class MerchantAdmin(PlatformOnlyMixin, admin.ModelAdmin):
             except DomainError as err:
                 self.message_user(request, f"{merchant}: {err.message}", messages.ERROR)
         if done:
-            self.message_user(request, done_message % {"n": done}, messages.SUCCESS)
+            self.message_user(request, done_message(done), messages.SUCCESS)
 
     @admin.action(description=_("Approve selected applications"))
     def approve(self, request, queryset):
-        self._review(request, queryset, services.merchant_approve, _("%(n)d merchant(s) approved."))
+        self._review(
+            request,
+            queryset,
+            services.merchant_approve,
+            lambda n: (
+                ngettext("%(n)d merchant approved.", "%(n)d merchants approved.", n) % {"n": n}
+            ),
+        )
 
     @admin.action(description=_("Reject selected applications (reason required in the note)"))
     def reject(self, request, queryset):
         self._review(
-            request, queryset, services.merchant_reject, _("%(n)d application(s) rejected.")
+            request,
+            queryset,
+            services.merchant_reject,
+            lambda n: (
+                ngettext("%(n)d application rejected.", "%(n)d applications rejected.", n)
+                % {"n": n}
+            ),
         )
 
     @admin.action(description=_("Suspend selected merchants (reason required in the note)"))
     def suspend(self, request, queryset):
         self._review(
-            request, queryset, services.merchant_suspend, _("%(n)d merchant(s) suspended.")
+            request,
+            queryset,
+            services.merchant_suspend,
+            lambda n: (
+                ngettext("%(n)d merchant suspended.", "%(n)d merchants suspended.", n) % {"n": n}
+            ),
         )
 
     def changelist_view(self, request, extra_context=None):

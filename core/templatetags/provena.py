@@ -4,6 +4,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 register = template.Library()
 
@@ -36,7 +37,9 @@ def stars(avg: Decimal | None, count: int = 0) -> str:
     if not count or avg is None:
         return format_html('<span class="rating rating--none">{}</span>', _("No ratings yet"))
     full = int(Decimal(avg).quantize(Decimal("1")))
-    label = _("%(avg)s out of 5 from %(count)s ratings") % {"avg": f"{avg:.1f}", "count": count}
+    label = ngettext(
+        "%(avg)s out of 5 from %(count)s rating", "%(avg)s out of 5 from %(count)s ratings", count
+    ) % {"avg": f"{avg:.1f}", "count": count}
     return format_html(
         '<span class="rating" role="img" aria-label="{}"><span aria-hidden="true">{}{}</span> '
         '<span class="rating__num" aria-hidden="true">{} ({})</span></span>',

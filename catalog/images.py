@@ -56,7 +56,15 @@ def process_upload(upload: IO[bytes], *, name: str) -> ProcessedImage:
             fmt = probe.format
             width, height = probe.size
             probe.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow refuses to even open it: far beyond our own pixel limit, say so plainly.
+        raise DomainError(
+            _("The image has too many pixels; at most %(mp)s megapixels are accepted.")
+            % {"mp": settings.PRODUCT_IMAGE_MAX_PIXELS // 1_000_000},
+            code="image_too_many_pixels",
+            field="image",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise DomainError(
             _("This file is not an image we can read. Upload a JPEG, PNG, WebP or GIF."),
             code="image_unreadable",

@@ -234,9 +234,9 @@ def product_image_add(
                 field="image",
             )
         if position is None:
-            position = (
-                ProductImage.objects.filter(product=locked).aggregate(m=Max("position"))["m"] or -1
-            ) + 1
+            # `or -1` would treat an image at position 0 as no image at all.
+            last = ProductImage.objects.filter(product=locked).aggregate(m=Max("position"))["m"]
+            position = 0 if last is None else last + 1
         image = ProductImage(product=locked, alt=alt, position=position)
         image.image.save(processed.image.name, processed.image, save=False)
         image.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
@@ -253,8 +253,9 @@ def product_image_delete(*, image: ProductImage) -> None:
         product = Product.objects.select_for_update().get(pk=image.product_id)
         files = [image.image.name, image.thumbnail.name]
         storage = image.image.storage
+        image_id = image.pk  # delete() sets image.pk to None
         image.delete()
-        if product.cover_id is None or product.cover_id == image.pk:
+        if product.cover_id is None or product.cover_id == image_id:
             product.cover = product.images.order_by("position", "id").first()
             product.save(update_fields=["cover", "updated_at"])
         transaction.on_commit(lambda: [storage.delete(f) for f in files if f])

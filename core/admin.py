@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts import roles
 
@@ -41,6 +41,14 @@ class MerchantScopedAdmin(admin.ModelAdmin):
         if not request.user.merchant_id:
             return qs.none()
         return qs.filter(**{self.merchant_path: request.user.merchant_id})
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            # Django would redirect to the index; another merchant's object must look exactly
+            # like one that does not exist, on every view that loads one (change, delete, history).
+            raise Http404
+        return obj
 
     def _merchant_allowed(self, request: HttpRequest) -> bool:
         # The admin login page builds its app list for an anonymous user, who has no merchant.

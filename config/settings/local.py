@@ -6,3 +6,6 @@ from .base import env_str
 DEBUG = True
 SECRET_KEY = SECRET_KEY or "local-only-insecure-key-change-me"  # noqa: F405
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# A fresh clone has no var/ yet: SQLite, the broker folders and uploads live there.
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -8,7 +8,7 @@ from core.admin import MerchantScopedAdmin, is_platform_staff
 from core.errors import DomainError
 
 from . import services
-from .forms_admin import ProductAdminForm, ProductImageInlineForm
+from .forms_admin import ProductAdminForm, ProductImageInlineForm, ProductImageInlineFormSet
 from .models import Category, ExchangeRate, ListingStatus, Product, ProductImage
 
 
@@ -56,6 +56,7 @@ class ExchangeRateAdmin(admin.ModelAdmin):
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
     form = ProductImageInlineForm
+    formset = ProductImageInlineFormSet
     extra = 1
     fields = ["preview", "image", "alt", "position"]
     readonly_fields = ["preview"]

@@ -1,6 +1,8 @@
 """Admin forms: images are checked by content before any save; prices need a known currency."""
 
 from django import forms
+from django.conf import settings
+from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
@@ -51,3 +53,23 @@ class ProductImageInlineForm(forms.ModelForm):
                 raise forms.ValidationError(str(err.message)) from err
             upload.seek(0)
         return upload
+
+
+class ProductImageInlineFormSet(BaseInlineFormSet):
+    """Refuses, with a message on the form, more images than a product may have."""
+
+    def clean(self):
+        super().clean()
+        kept = [
+            f
+            for f in self.forms
+            if f.cleaned_data
+            and not f.cleaned_data.get("DELETE")
+            and (f.instance.pk or f.cleaned_data.get("image"))
+        ]
+        limit = settings.PRODUCT_IMAGE_MAX_COUNT
+        if len(kept) > limit:
+            raise forms.ValidationError(
+                _("A product can have at most %(n)s images; remove %(extra)s."),
+                params={"n": limit, "extra": len(kept) - limit},
+            )

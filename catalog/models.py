@@ -97,7 +97,13 @@ class Product(models.Model):
         Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="products"
     )
     name = models.CharField(_("name"), max_length=200)
-    slug = models.SlugField(_("slug"), max_length=220, unique=True)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=220,
+        unique=True,
+        blank=True,
+        help_text=_("The product's web address; leave empty to make one from the name."),
+    )
     description = models.TextField(_("description"), blank=True)
     price = models.DecimalField(
         _("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]

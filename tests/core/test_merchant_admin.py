@@ -333,6 +333,19 @@ def test_admin_refuses_a_bad_image_with_the_reason(client, world, upload, messag
     assert ProductImage.objects.count() == 2
 
 
+def test_admin_empty_slug_is_derived_from_the_name(client, world):
+    client.force_login(world["a_staff"])
+
+    first = client.post(f"{PRODUCTS}add/", _product_form(world, slug=""))
+    second = client.post(f"{PRODUCTS}add/", _product_form(world, slug=""))
+
+    assert first.status_code == second.status_code == 302
+    assert sorted(Product.objects.filter(name="Alpha Toner").values_list("slug", flat=True)) == [
+        "alpha-toner",
+        "alpha-toner-2",
+    ]
+
+
 def test_admin_duplicate_slug_is_a_form_error(client, world):
     client.force_login(world["a_staff"])
 
@@ -555,3 +568,26 @@ def test_merchant_list_hides_the_contact_phone(client, world):
     html = response.content.decode()
     assert "+81312345678" not in html
     assert "+813****678" in html
+
+
+# --- query counts ------------------------------------------------------------------------------
+
+# The user (the session is cached), the platform-admin check, user and group permissions, the
+# categories of the list filter, the scoped count twice (filtered and total), and one page of
+# products with merchant and category joined.
+CHANGELIST_QUERIES = 8
+
+
+def test_merchant_product_changelist_queries_do_not_grow(client, world, django_assert_num_queries):
+    client.force_login(world["a_staff"])
+    client.get(PRODUCTS)
+
+    with django_assert_num_queries(CHANGELIST_QUERIES):
+        small = client.get(PRODUCTS)
+    for n in range(20):
+        ProductFactory(merchant=world["a"], category=world["category"], name=f"Alpha {n}")
+    with django_assert_num_queries(CHANGELIST_QUERIES):
+        large = client.get(PRODUCTS)
+
+    assert small.context["cl"].result_count == 2
+    assert large.context["cl"].result_count == 22

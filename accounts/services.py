@@ -3,7 +3,7 @@
 from typing import IO, Any
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -133,7 +133,19 @@ def merchant_apply(
         merchant.licence_document.save(
             getattr(licence_document, "name", "licence"), licence_document, save=False
         )
-        merchant.save()
+        try:
+            with transaction.atomic():
+                merchant.save()
+        except IntegrityError:
+            merchant.licence_document.delete(save=False)
+            # A concurrent application took the licence number between the check and the insert.
+            if Merchant.objects.filter(licence_number=licence_number).exists():
+                raise DomainError(
+                    _("A merchant with this licence number is already registered."),
+                    code="licence_taken",
+                    field="licence_number",
+                ) from None
+            raise
         MerchantEvent.objects.create(
             merchant=merchant, from_status="", to_status=MerchantStatus.PENDING, actor=applicant
         )

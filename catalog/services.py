@@ -5,7 +5,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.text import slugify
@@ -153,14 +153,23 @@ def product_search_vector_refresh(*, product_ids: list[int] | None = None) -> in
 
 def product_save(*, product: Product, actor: Any | None = None) -> Product:
     """Validate and save a product: derive slug, CNY price, listing date, search vector."""
-    if not product.slug:
+    derived_slug = not product.slug
+    if derived_slug:
         product.slug = _unique_slug(product.name, product.pk)
     product.price_cny = (product.price * _rate_for(product.currency)).quantize(CENT, ROUND_HALF_UP)
     if product.status != ListingStatus.DRAFT and product.listed_at is None:
         product.listed_at = timezone.now()
     product.full_clean(exclude=["cover"])
     with transaction.atomic():
-        product.save()
+        try:
+            with transaction.atomic():
+                product.save()
+        except IntegrityError:
+            if not derived_slug:
+                raise
+            # A concurrent save took the derived slug after we checked it: derive the next one.
+            product.slug = _unique_slug(product.name, product.pk)
+            product.save()
         product_search_vector_refresh(product_ids=[product.pk])
     return product
 

@@ -41,3 +41,38 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def race():
+    """Run callables in threads released together; returns each one's result or exception.
+
+    For concurrency tests on PostgreSQL (mark them `postgres` and
+    `django_db(transaction=True, serialized_rollback=True)` so the threads see committed data
+    and the roles made by migrations survive the flush).
+    """
+    import threading
+
+    from django.db import connection
+
+    def run_all(*calls):
+        barrier = threading.Barrier(len(calls))
+        results = [None] * len(calls)
+
+        def run(i, call):
+            try:
+                barrier.wait(timeout=10)
+                results[i] = call()
+            except Exception as err:  # the test inspects it
+                results[i] = err
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        return results
+
+    return run_all

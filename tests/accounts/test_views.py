@@ -11,6 +11,7 @@ from tests.factories import (
     MerchantFactory,
     UserFactory,
     image_bytes,
+    merchant_staff,
     pdf_upload,
 )
 
@@ -509,3 +510,25 @@ def test_profile_shows_the_application_status(client, buyer):
     html = client.get(PROFILE).content.decode()
 
     assert "Your application for Kyoto Craft Trading: Pending review." in html
+
+
+def test_merchant_staff_cannot_apply_for_a_second_merchant(client, db):
+    merchant = MerchantFactory(name="Alpha Goods")
+    colleague = merchant_staff(merchant)
+    client.force_login(colleague)
+
+    response = client.post(APPLY, _application())
+
+    assert response.status_code == 200
+    assert "Your account already belongs to a merchant." in response.content.decode()
+    assert Merchant.objects.count() == 1
+
+
+def test_profile_of_merchant_staff_links_the_console(client, db):
+    merchant = MerchantFactory(name="Alpha Goods")
+    client.force_login(merchant.applicant)
+
+    html = client.get(PROFILE).content.decode()
+
+    assert "You work for Alpha Goods." in html
+    assert 'href="/admin/"' in html

@@ -8,7 +8,7 @@ from core.validators import normalize_phone
 from .models import Address, BuyerProfile
 
 LICENCE_TYPES = {"application/pdf", "image/jpeg", "image/png"}
-LICENCE_MAGIC = (b"%PDF-", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+LICENCE_MAGIC = {b"%PDF-": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
 
 
 class PhoneField(forms.CharField):
@@ -113,6 +113,11 @@ class MerchantApplicationForm(forms.Form):
             raise forms.ValidationError(_("The document is larger than 10 MB."))
         head = upload.read(8)
         upload.seek(0)
-        if not head.startswith(LICENCE_MAGIC):
+        extension = next(
+            (ext for magic, ext in LICENCE_MAGIC.items() if head.startswith(magic)), None
+        )
+        if extension is None:
             raise forms.ValidationError(_("Upload the licence as a PDF, JPEG or PNG file."))
+        # The stored name comes from the content, never from the uploader (no .html "PDFs").
+        upload.name = f"licence.{extension}"
         return upload

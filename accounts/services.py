@@ -114,7 +114,22 @@ def merchant_apply(
             raise DomainError(
                 _("You already have an application waiting for review."), code="application_pending"
             )
-        if Merchant.objects.filter(licence_number=licence_number).exists():
+        previous = (
+            Merchant.objects.select_for_update().filter(licence_number=licence_number).first()
+        )
+        if previous is not None:
+            if previous.applicant_id == applicant.pk and previous.status == MerchantStatus.REJECTED:
+                # The same applicant may correct a rejected application and send it again.
+                return _merchant_reapply(
+                    merchant=previous,
+                    applicant=applicant,
+                    name=name,
+                    country=country,
+                    licence_document=licence_document,
+                    contact_name=contact_name,
+                    contact_email=contact_email,
+                    contact_phone=contact_phone,
+                )
             raise DomainError(
                 _("A merchant with this licence number is already registered."),
                 code="licence_taken",
@@ -149,6 +164,39 @@ def merchant_apply(
         MerchantEvent.objects.create(
             merchant=merchant, from_status="", to_status=MerchantStatus.PENDING, actor=applicant
         )
+    return merchant
+
+
+def _merchant_reapply(
+    *,
+    merchant: Merchant,
+    applicant: User,
+    name: str,
+    country: str,
+    licence_document: IO[bytes],
+    contact_name: str,
+    contact_email: str,
+    contact_phone: str,
+) -> Merchant:
+    old_document = merchant.licence_document.name
+    storage = merchant.licence_document.storage
+    merchant.name, merchant.country = name, country
+    merchant.contact_name, merchant.contact_email = contact_name, contact_email
+    merchant.contact_phone = contact_phone
+    merchant.licence_document.save(
+        getattr(licence_document, "name", "licence"), licence_document, save=False
+    )
+    MerchantEvent.objects.create(
+        merchant=merchant,
+        from_status=merchant.status,
+        to_status=MerchantStatus.PENDING,
+        actor=applicant,
+        note="re-applied",
+    )
+    merchant.status = MerchantStatus.PENDING
+    merchant.save()
+    if old_document and old_document != merchant.licence_document.name:
+        transaction.on_commit(lambda: storage.delete(old_document))
     return merchant
 
 

@@ -53,7 +53,13 @@ class Category(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     name_zh = models.CharField(_("name (Simplified Chinese)"), max_length=100, blank=True)
-    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=100,
+        unique=True,
+        blank=True,
+        help_text=_("The category's web address; leave empty to make one from the name."),
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     updated_at = models.DateTimeField(auto_now=True)
 

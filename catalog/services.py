@@ -96,7 +96,13 @@ def _check_parent(category: Category, parent: Category | None) -> None:
 def category_save(*, category: Category) -> Category:
     """Validate (no cycles, unique slug) and save a category; drops the cached tree on commit."""
     if not category.slug:
-        category.slug = slugify(category.name)[:100]
+        # A name with no Latin letters (e.g. only Chinese) still needs a web address.
+        base = slugify(category.name)[:90] or "category"
+        slug, n = base, 1
+        while Category.objects.filter(slug=slug).exclude(pk=category.pk).exists():
+            n += 1
+            slug = f"{base}-{n}"
+        category.slug = slug
     _check_parent(category, category.parent)
     category.full_clean()
     with transaction.atomic():

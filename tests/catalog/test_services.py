@@ -23,10 +23,10 @@ def test_category_create_derives_the_slug():
 
 
 def test_category_save_refuses_a_duplicate_slug():
-    CategoryFactory(name="Beauty")
+    CategoryFactory(name="Beauty", slug="beauty")
 
     with pytest.raises(ValidationError) as exc:
-        CategoryFactory(name="Beauty")
+        CategoryFactory(name="Beauty again", slug="beauty")
 
     assert set(exc.value.message_dict) == {"slug"}
     assert Category.objects.count() == 1

@@ -7,8 +7,9 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir .
 COPY . .
-RUN DJANGO_SECRET_KEY=build python manage.py compilemessages --ignore=.venv -v0 \
- && DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput -v0
+RUN export DJANGO_SECRET_KEY=build PROVENA_UNIT_CODE_KEY=build \
+ && python scripts/compile_messages.py \
+  && python manage.py collectstatic --noinput -v0
 RUN useradd --system --home /srv provena && mkdir -p /srv/var/media && chown -R provena /srv
 USER provena
 EXPOSE 8000

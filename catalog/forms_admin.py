@@ -6,8 +6,8 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
+from core.images import process_upload
 
-from .images import process_upload
 from .models import Currency, ExchangeRate, Product, ProductImage
 
 

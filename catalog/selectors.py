@@ -89,6 +89,18 @@ def product_slugs_with_prefix(*, prefix: str) -> set[str]:
     return set(Product.objects.filter(slug__startswith=prefix).values_list("slug", flat=True))
 
 
+def products_of_merchant(*, merchant_id: int, ids: list[int] | None = None) -> list[Product]:
+    """A merchant's products (any listing status), optionally only these ids."""
+    qs = Product.objects.filter(merchant_id=merchant_id)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return list(qs.order_by("pk"))
+
+
+def products_by_ids(*, ids: list[int]) -> dict[int, Product]:
+    return Product.objects.select_related("merchant", "cover").in_bulk(ids)
+
+
 def category_tree_invalidate() -> None:
     cache.delete(TREE_CACHE_KEY)
 

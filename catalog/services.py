@@ -12,8 +12,8 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from core.errors import DomainError
+from core.images import process_upload
 
-from .images import process_upload
 from .models import Category, Currency, ExchangeRate, ListingStatus, Product, ProductImage
 from .selectors import category_tree_invalidate
 

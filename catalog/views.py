@@ -52,14 +52,10 @@ def _category_options(tree: CategoryTree, selected: CategoryNode | None) -> Safe
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     tree = category_tree()
+    newest, best_rated = product_newest(limit=12), product_best_rated(limit=6)
+    _with_stock([*newest, *best_rated])  # one stock query for both rows
     return render(
-        request,
-        "catalog/home.html",
-        {
-            "tree": tree,
-            "newest": _with_stock(product_newest(limit=12)),
-            "best_rated": _with_stock(product_best_rated(limit=6)),
-        },
+        request, "catalog/home.html", {"tree": tree, "newest": newest, "best_rated": best_rated}
     )
 
 

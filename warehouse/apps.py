@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class WarehouseConfig(AppConfig):
     name = "warehouse"
     verbose_name = _("Warehouse")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deploy check)

@@ -11,6 +11,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PROVENA_VAR_DIR", str(BASE_DIR / "var")))
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+# Key of the verification codes printed on unit labels (warehouse.codes). Changing it changes
+# every code, so it is separate from SECRET_KEY and set once per installation.
+UNIT_CODE_KEY = env_str("PROVENA_UNIT_CODE_KEY", "")
+UNIT_CODE_KEY_FROM_SECRET = not UNIT_CODE_KEY
+if UNIT_CODE_KEY_FROM_SECRET and SECRET_KEY:
+    # Works, but rotating SECRET_KEY would then change every label's code: `check --deploy` warns.
+    UNIT_CODE_KEY = "unit-codes:" + SECRET_KEY
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -157,7 +164,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Uploads above this are refused before Pillow sees them (see catalog.images).
+# Uploads above this are refused before Pillow sees them (see core.images).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 

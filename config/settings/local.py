@@ -9,3 +9,5 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 
 # A fresh clone has no var/ yet: SQLite, the broker folders and uploads live there.
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+UNIT_CODE_KEY = UNIT_CODE_KEY or "unit-codes:" + SECRET_KEY  # noqa: F405

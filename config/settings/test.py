@@ -18,3 +18,5 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+UNIT_CODE_KEY = "test-only-unit-code-key"

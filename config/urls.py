@@ -17,6 +17,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("_ceiling/", core_views.ceiling, name="ceiling"),
     path("", include("accounts.urls")),
+    path("warehouse/", include("warehouse.urls")),
+    path("", include("authenticity.urls")),
     path("", include("catalog.urls")),
 ]
 if settings.DEBUG:

@@ -1,0 +1,4 @@
+app_name = "warehouse"
+urlpatterns: list = [
+    # Stations (receive, count, dashboard, unit history, labels) are added here.
+]

@@ -1,0 +1,1 @@
+"""`make bench`: load benchmarks of the storefront against PostgreSQL, Redis and gunicorn."""

@@ -34,6 +34,7 @@ from .models import (
     AppraisalCase,
     AppraisalPhoto,
     CaseStatus,
+    ChecklistItem,
     ChecklistTemplate,
     Disposition,
     DispositionPolicy,
@@ -404,3 +405,15 @@ def staff_witness_candidates() -> list[Any]:
         .distinct()
         .order_by("email")
     )
+
+
+def checklist_template_ensure(*, category_id: int, items: Sequence[str]) -> ChecklistTemplate:
+    """Create a category's checklist with these required items unless it already has one."""
+    with transaction.atomic():
+        template, created = ChecklistTemplate.objects.get_or_create(category_id=category_id)
+        if created:
+            template.items.bulk_create(
+                ChecklistItem(template=template, text=text, position=i)
+                for i, text in enumerate(items)
+            )
+    return template

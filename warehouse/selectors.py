@@ -109,3 +109,7 @@ def inbound_open_list(*, limit: int = 50) -> list[InboundShipment]:
 
 def locations_active() -> list[Location]:
     return list(Location.objects.filter(is_active=True).order_by("position", "code"))
+
+
+def inbound_exists_for_merchant(*, merchant_id: int) -> bool:
+    return InboundShipment.objects.filter(merchant_id=merchant_id).exists()

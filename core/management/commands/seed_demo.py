@@ -97,6 +97,20 @@ TREE = [
         ],
     ),
 ]
+CHECKLISTS = {
+    "beauty": [
+        "Batch code on the box matches the batch code on the product",
+        "Seal intact and untampered",
+        "Printing, fonts and colours match the brand's reference",
+        "Expiry date at least 6 months away",
+    ],
+    "fashion-bags": [
+        "Stitching even, count per inch matches the reference",
+        "Hardware engraving and weight match the reference",
+        "Serial / date code present and consistent with the model",
+        "Materials and lining match the reference",
+    ],
+}
 ADJECTIVES = [
     "Classic",
     "Gentle",
@@ -299,6 +313,8 @@ class Command(BaseCommand):
 
         leaves = self._categories()
         self._products(rng, merchants, leaves, options["products"])
+        self._checklists()
+        self._warehouse(rng, [m for m, _c in merchants])
         if not options["quiet_logins"]:
             self._print_logins()
 
@@ -365,6 +381,94 @@ class Command(BaseCommand):
                     product=product, upload=draw_product_image(rng, title, palette), alt=title
                 )
             progress.step()
+
+    def _checklists(self) -> None:
+        """Appraisal checklists for two top categories (sub-categories inherit them)."""
+        from authenticity.services import checklist_template_ensure
+
+        tree = category_tree()
+        for slug, items in CHECKLISTS.items():
+            node = tree.by_slug.get(slug)
+            if node is not None:
+                checklist_template_ensure(category_id=node.id, items=items)
+
+    def _warehouse(self, rng: random.Random, merchants: list) -> None:
+        """Each merchant sends one shipment of its listed products; appraisers pass most units.
+
+        Leaves a realistic floor: a queue awaiting appraisal, one unit awaiting a second review,
+        one rejected unit awaiting disposition, and one product sold out.
+        """
+        from authenticity import services as authenticity
+        from catalog.selectors import products_of_merchant
+        from warehouse import services as warehouse
+        from warehouse.selectors import inbound_exists_for_merchant, units_awaiting_appraisal
+
+        user_model = get_user_model()
+        clerk = user_model.objects.get(email="warehouse@provena.example")
+        appraiser = user_model.objects.get(email="appraiser@provena.example")
+        todo = [m for m in merchants if not inbound_exists_for_merchant(merchant_id=m.pk)]
+        if not todo:
+            return
+        shipments = []
+        for merchant in todo:
+            products = [
+                p for p in products_of_merchant(merchant_id=merchant.pk) if p.status == "listed"
+            ]
+            counts = {p.pk: rng.randrange(0, 7) for p in products}
+            counts = {pid: n for pid, n in counts.items() if n}
+            shipment = warehouse.inbound_announce(
+                merchant=merchant,
+                actor=merchant.applicant,
+                carrier="SF Express",
+                waybill=f"SF{rng.randrange(10**11, 10**12)}",
+                lines=[(p, counts[p.pk]) for p in products if p.pk in counts],
+            )
+            warehouse.inbound_receive(shipment=shipment, counts=counts, actor=clerk)
+            shipments.append(shipment)
+        units = list(units_awaiting_appraisal().values_list("item_number", "product__category_id"))
+        keep_waiting = {number for number, _c in units[-12:]}  # they stay in the queue
+        checklists: dict[int, list[int]] = {}
+
+        def answers(category_id: int, fail_first: bool = False) -> dict[int, str]:
+            if category_id not in checklists:
+                template = authenticity.checklist_for_category(category_id=category_id)
+                checklists[category_id] = [i.pk for i in template.items.all()] if template else []
+            items = checklists[category_id]
+            return {pk: "fail" if fail_first and i == 0 else "pass" for i, pk in enumerate(items)}
+
+        progress = Progress(len(units) - len(keep_waiting), "Demo appraisals")
+        photo = draw_product_image(rng, "Evidence", 0)
+        for index, (number, category_id) in enumerate(units):
+            if number in keep_waiting:
+                continue
+            if index == 3:  # a suspected fake: first verdict given, second review pending
+                authenticity.appraisal_record(
+                    item_number=number,
+                    appraiser=appraiser,
+                    verdict="counterfeit",
+                    answers=answers(category_id, fail_first=True),
+                    notes="Serial font differs from the brand's reference.",
+                    photos=[photo],
+                )
+            elif index == 7:  # a confirmed defect: rejected, waiting to be returned
+                authenticity.appraisal_record(
+                    item_number=number,
+                    appraiser=appraiser,
+                    verdict="defective",
+                    answers=answers(category_id, fail_first=True),
+                    notes="Seal broken, contents leaked.",
+                    photos=[photo],
+                )
+            else:
+                authenticity.appraisal_record(
+                    item_number=number,
+                    appraiser=appraiser,
+                    verdict="genuine",
+                    answers=answers(category_id),
+                )
+            progress.step()
+        for shipment in shipments:
+            warehouse.inbound_close(shipment=shipment, actor=clerk)
 
     def _print_logins(self) -> None:
         out = self.stdout

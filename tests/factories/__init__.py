@@ -27,3 +27,25 @@ __all__ = [
     "pdf_upload",
     "product_rate",
 ]
+
+from .warehouse import (
+    InboundShipmentFactory,
+    appraise,
+    staff_user,
+    unit_in_status,
+    units_available,
+    units_receive,
+    walk,
+    warehouse_state,
+)
+
+__all__ += [
+    "InboundShipmentFactory",
+    "appraise",
+    "staff_user",
+    "unit_in_status",
+    "units_available",
+    "units_receive",
+    "walk",
+    "warehouse_state",
+]

@@ -58,4 +58,8 @@ def verification_code(item_number: str) -> str:
 
 
 def code_matches(item_number: str, code: str) -> bool:
-    return hmac.compare_digest(verification_code(item_number), normalize_item_number(code))
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError
+    # for anyone typing "ü" into the public verify form).
+    return hmac.compare_digest(
+        verification_code(item_number).encode(), normalize_item_number(code).encode()
+    )

@@ -221,6 +221,8 @@ def unit_relocate(
 
 # Cycle counts ------------------------------------------------------------------------------
 
+COUNTABLE = frozenset(s for s in UnitStatus.values if can_transition(s, UnitStatus.LOST))
+
 
 def stock_count_start(*, location: Location, actor: Any) -> StockCount:
     """Open a count of one location; the ledger's expectation is fixed when the count closes."""
@@ -260,10 +262,13 @@ def stock_count_close(*, count: StockCount, actor: Any) -> StockCount:
             return locked
         document = f"CNT-{locked.pk}"
         seen = set(locked.scans.values_list("unit_id", flat=True))
+        # Only units a count can settle are expected: picked/packed ones belong to an order and
+        # shipped/destroyed/returned ones have left (their place is outbound or scrap), so
+        # none of them can be written off as lost.
         expected_ids = set(
-            StockUnit.objects.filter(location=locked.location)
-            .exclude(status=UnitStatus.LOST)
-            .values_list("id", flat=True)
+            StockUnit.objects.filter(location=locked.location, status__in=COUNTABLE).values_list(
+                "id", flat=True
+            )
         )
         missing = relocated = 0
         scrap = None

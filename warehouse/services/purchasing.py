@@ -216,6 +216,9 @@ def inbound_receive(
                 line = InboundLine.objects.create(
                     shipment=locked, product_id=product_id, quantity_announced=0
                 )
+                lines[product_id] = line
+            if line.quantity_announced == 0:
+                # Every receipt of an unannounced product is recorded (closing skips these lines).
                 InboundDiscrepancy.objects.create(
                     shipment=locked,
                     product_id=product_id,

@@ -227,7 +227,6 @@ def inbound_receive(
                     recorded_by=actor,
                     note=note,
                 )
-                lines[product_id] = line
             line.quantity_received += n
             line.save(update_fields=["quantity_received"])
             units.extend(

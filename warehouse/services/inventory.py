@@ -272,9 +272,17 @@ def stock_count_close(*, count: StockCount, actor: Any) -> StockCount:
         )
         missing = relocated = 0
         scrap = None
-        for unit in (
+        units = list(
             StockUnit.objects.select_for_update().filter(pk__in=expected_ids | seen).order_by("pk")
-        ):
+        )
+        _refuse_writing_off_reserved_units(
+            Counter(
+                u.product_id
+                for u in units
+                if u.pk in expected_ids and u.pk not in seen and u.status == UnitStatus.AVAILABLE
+            )
+        )
+        for unit in units:
             if unit.pk in expected_ids and unit.pk not in seen:
                 scrap = scrap or location_for(LocationUsage.SCRAP)
                 transition(
@@ -327,6 +335,32 @@ def stock_count_close(*, count: StockCount, actor: Any) -> StockCount:
         locked.relocated = relocated
         locked.save()
     return locked
+
+
+def _refuse_writing_off_reserved_units(missing_available: Counter[int]) -> None:
+    """Writing off available units must leave every product's reserved <= available: units that
+    orders hold cannot be lost by a count (they must be found, or the orders released, first).
+
+    Locks the products' counter rows (after the units, as the lock order wants).
+    """
+    if not missing_available:
+        return
+    rows = (
+        ProductStock.objects.select_for_update()
+        .filter(pk__in=list(missing_available))
+        .order_by("pk")
+        .values_list("pk", "available", "reserved")
+    )
+    short = [pk for pk, available, reserved in rows if available - missing_available[pk] < reserved]
+    if short:
+        raise DomainError(
+            _(
+                "Units reserved for orders were not found (products %(ids)s): find them, or have "
+                "those orders released, before closing the count."
+            )
+            % {"ids": ", ".join(map(str, short))},
+            code="count_reserved_missing",
+        )
 
 
 # The authenticity gate ---------------------------------------------------------------------

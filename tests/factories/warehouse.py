@@ -151,6 +151,9 @@ def unit_in_status(status: str, *, product=None) -> StockUnit:
                 method="Shredded",
             )
         elif status == S.RETURNED_TO_MERCHANT:
+            authenticity.disposition_policy_set(
+                merchant=product.merchant, disposition="return", counterfeit_disposition="destroy"
+            )
             authenticity.unit_return_to_merchant(
                 item_number=unit.item_number, actor=staff_user(), carrier="EMS", waybill="EE1"
             )

@@ -362,12 +362,7 @@ def test_a_lost_unit_found_in_a_count_returns_to_its_previous_status(previous, w
     if where in STATUS_LOCATION_USAGES[previous]:
         assert unit.location == location  # found here, kept here
     else:  # the status's default place
-        assert unit.location.code == {
-            S.AWAITING_APPRAISAL: "APR-01",
-            S.AVAILABLE: "STK-A01",
-            S.QUARANTINE: "QRN-01",
-            S.REJECTED: "REJ-01",
-        }[previous]
+        assert unit.location.code == DEFAULT_PLACE[previous]
     last = unit.movements.order_by("-id").first()
     assert (last.reason, last.from_status, last.to_status) == (
         MovementReason.COUNT_FOUND,
@@ -377,6 +372,14 @@ def test_a_lost_unit_found_in_a_count_returns_to_its_previous_status(previous, w
     assert (closed.missing, closed.relocated) == (0, 1)
     assert counters(unit.product_id) == product_counts
     assert verify_ledger().problems == []
+
+
+DEFAULT_PLACE = {
+    S.AWAITING_APPRAISAL: "APR-01",
+    S.AVAILABLE: "STK-A01",
+    S.QUARANTINE: "QRN-01",
+    S.REJECTED: "REJ-01",
+}
 
 
 def _lose(unit: StockUnit) -> StockUnit:

@@ -327,7 +327,7 @@ def _quiet_p99(small: dict, large: dict) -> str:
         return ""
     return (
         f"; quietest rounds (others {a['others_cpu_pct']:.0f}% / {b['others_cpu_pct']:.0f}%): "
-        f"{b['p99_ms']} ms vs {a['p99_ms']} ms = {b['p99_ms'] / a['p99_ms']:.2f}x"
+        f"{b['p99_ms']} ms vs {a['p99_ms']} ms = {b['p99_ms'] / a['p99_ms']:.3f}x"
     )
 
 
@@ -413,7 +413,7 @@ def _targets(results: dict, sizes: list[int]) -> list[dict]:
             add(
                 f"list p99 at N={int(large):,} within {P99_GROWTH_LIMIT}x of N={int(small):,}",
                 growth <= P99_GROWTH_LIMIT,
-                f"{p99_large} ms vs {p99_small} ms = {growth:.2f}x"
+                f"{p99_large} ms vs {p99_small} ms = {growth:.3f}x"
                 + _quiet_p99(results[small]["load"], load),
             )
         errors = sum(p["errors"] for r in results.values() for p in r["load"]["pages"].values())

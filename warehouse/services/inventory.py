@@ -72,9 +72,11 @@ def putaway_location(*, product_id: int) -> Location:
 
 
 def ensure_stock_rows(*, products: Iterable[tuple[int, int]]) -> None:
-    """Create missing counter rows for (product_id, merchant_id); safe under concurrency."""
+    """Create missing counter rows for (product_id, merchant_id); safe under concurrency
+    (inserted in product order: concurrent inserts of the same new rows wait, never deadlock)."""
     ProductStock.objects.bulk_create(
-        [ProductStock(product_id=p, merchant_id=m) for p, m in products], ignore_conflicts=True
+        [ProductStock(product_id=p, merchant_id=m) for p, m in sorted(products)],
+        ignore_conflicts=True,
     )
 
 

@@ -17,8 +17,10 @@ from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import roles
 from catalog.selectors import category_tree
@@ -43,6 +45,7 @@ from .models import (
     Verdict,
     VerificationCheck,
 )
+from .selectors import required_disposition_by
 
 MAX_PHOTOS = 8
 ANSWERS = ("pass", "fail", "na")
@@ -100,8 +103,13 @@ def appraisal_record(
     answers: dict[int, str] | None = None,
     notes: str = "",
     photos: Sequence[IO[bytes]] = (),
+    expect_stage: int | None = None,
 ) -> AppraisalCase:
-    """Record a verdict for a unit awaiting appraisal; final verdicts move the unit."""
+    """Record a verdict for a unit awaiting appraisal; final verdicts move the unit.
+
+    `expect_stage` is the stage the appraiser's page showed: if another appraiser recorded a
+    verdict meanwhile, the submission is refused rather than silently becoming the other stage.
+    """
     if verdict not in Verdict.values:
         raise DomainError(_("Choose a verdict."), code="bad_verdict", field="verdict")
     if verdict in FAILED and not notes.strip():
@@ -150,6 +158,14 @@ def appraisal_record(
                     _("A second appraiser must review this unit; you gave the first verdict."),
                     code="same_appraiser",
                 )
+        if expect_stage is not None and stage != expect_stage:
+            raise DomainError(
+                _(
+                    "Another appraiser recorded a verdict on this unit while you were working. "
+                    "Read it and submit yours again."
+                ),
+                code="stage_changed",
+            )
         template = checklist_for_category(category_id=unit.product.category_id)
         appraisal = Appraisal.objects.create(
             case=case,
@@ -183,12 +199,8 @@ def appraisal_record(
 
 
 def required_disposition(*, case: AppraisalCase) -> str:
-    policy = DispositionPolicy.objects.filter(
-        merchant_id=case.merchant_id
-    ).first() or DispositionPolicy(merchant_id=case.merchant_id)
-    if case.final_verdict == Verdict.COUNTERFEIT:
-        return policy.counterfeit_disposition
-    return policy.disposition
+    policy = DispositionPolicy.objects.filter(merchant_id=case.merchant_id).first()
+    return required_disposition_by(policy=policy, verdict=case.final_verdict)
 
 
 def _rejected_unit_and_case(item_number: str) -> tuple[Any, AppraisalCase]:
@@ -306,6 +318,7 @@ class VerificationResult:
     item_number: str
     product_name: str
     product_slug: str
+    product_listed: bool
     merchant_name: str
     status: str
     status_label: str
@@ -313,6 +326,7 @@ class VerificationResult:
     appraised_at: Any
     custody: list[CustodyStep]
     previous_checks: int
+    first_checked_at: Any
     flagged: bool
 
     @property
@@ -324,19 +338,22 @@ class VerificationResult:
         )
 
 
+# Lazy: built at import, shown in each reader's language.
 CUSTODY_TEXT = {
-    "receive": _("Received at the Provena warehouse from the merchant"),
-    "appraise_genuine": _("Examined by a Provena appraiser and found genuine; put into stock"),
-    "appraise_reject": _("Failed authentication and was withdrawn from sale"),
-    "destroy": _("Destroyed under witness"),
-    "return_to_merchant": _("Returned to the merchant, never sold"),
-    "pick": _("Picked for a buyer's order"),
-    "pack": _("Packed"),
-    "ship": _("Handed to the carrier"),
-    "deliver": _("Delivered to the buyer"),
-    "return_receive": _("Came back as a return and was quarantined"),
-    "restock": _("Inspected after return, re-verified and restocked"),
-    "inspect_reject": _("Failed inspection after return"),
+    "receive": gettext_lazy("Received at the Provena warehouse from the merchant"),
+    "appraise_genuine": gettext_lazy(
+        "Examined by a Provena appraiser and found genuine; put into stock"
+    ),
+    "appraise_reject": gettext_lazy("Failed authentication and was withdrawn from sale"),
+    "destroy": gettext_lazy("Destroyed under witness"),
+    "return_to_merchant": gettext_lazy("Returned to the merchant, never sold"),
+    "pick": gettext_lazy("Picked for a buyer's order"),
+    "pack": gettext_lazy("Packed"),
+    "ship": gettext_lazy("Handed to the carrier"),
+    "deliver": gettext_lazy("Delivered to the buyer"),
+    "return_receive": gettext_lazy("Came back as a return and was quarantined"),
+    "restock": gettext_lazy("Inspected after return, re-verified and restocked"),
+    "inspect_reject": gettext_lazy("Failed inspection after return"),
 }
 
 
@@ -353,10 +370,12 @@ def unit_verify(*, item_number: str, code: str, client: str) -> VerificationResu
     if unit is None:
         return None
     client_hash = hashlib.sha256(client.encode()).hexdigest()[:16]
-    previous = list(
-        VerificationCheck.objects.filter(unit=unit).values_list("client_hash", flat=True)
+    # One aggregate, however often a (copied) label was checked.
+    earlier = VerificationCheck.objects.filter(unit=unit).aggregate(
+        total=Count("id"),
+        others=Count("client_hash", distinct=True, filter=~Q(client_hash=client_hash)),
+        first=Min("created_at"),
     )
-    others = {h for h in previous if h != client_hash}
     VerificationCheck.objects.create(unit=unit, client_hash=client_hash)
     case = (
         AppraisalCase.objects.filter(unit=unit, status=CaseStatus.FINAL)
@@ -372,14 +391,17 @@ def unit_verify(*, item_number: str, code: str, client: str) -> VerificationResu
         item_number=unit.item_number,
         product_name=unit.product.name,
         product_slug=unit.product.slug,
+        product_listed=unit.product.status == "listed",
         merchant_name=unit.merchant.name,
         status=unit.status,
         status_label=unit.get_status_display(),
         verdict=case.final_verdict if case else "",
         appraised_at=case.finalized_at if case else None,
         custody=custody,
-        previous_checks=len(previous),
-        flagged=len(previous) >= REPEAT_FLAG_TOTAL or len(others) >= REPEAT_FLAG_OTHER_CLIENTS,
+        previous_checks=earlier["total"],
+        first_checked_at=earlier["first"],
+        flagged=earlier["total"] >= REPEAT_FLAG_TOTAL
+        or earlier["others"] >= REPEAT_FLAG_OTHER_CLIENTS,
     )
 
 

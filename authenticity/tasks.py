@@ -20,7 +20,8 @@ def notify_rejection(case_id: int) -> None:
     send_mail(
         subject=_("Unit %(number)s failed authentication") % {"number": notice["item_number"]},
         message=_(
-            "Unit %(number)s of %(product)s (inbound %(inbound)s) was appraised as %(verdict)s.\n\n"
+            "Unit %(item_number)s of %(product)s (inbound %(inbound)s) was appraised as "
+            "%(verdict)s.\n\n"
             "Appraiser's notes: %(notes)s\n\nIt will be %(disposition)s under your policy. "
             "The evidence is in your console under Appraisal cases."
         )

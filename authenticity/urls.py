@@ -1,4 +1,12 @@
+from django.urls import path
+
+from . import views
+
 app_name = "authenticity"
-urlpatterns: list = [
-    # /authenticity/ (queue, appraise, rejected units) and /verify/ are added here.
+urlpatterns = [
+    path("authenticity/", views.queue, name="queue"),
+    path("authenticity/units/<str:item_number>/", views.unit, name="unit"),
+    path("authenticity/rejected/", views.rejected, name="rejected"),
+    path("verify/", views.verify, name="verify"),
+    path("verify/<str:item_number>/", views.verify_result, name="verify_result"),
 ]

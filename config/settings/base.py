@@ -200,6 +200,11 @@ PRODUCT_IMAGE_MAX_PIXELS = 40_000_000
 PRODUCT_IMAGE_MAX_COUNT = 10
 MERCHANT_LICENCE_MAX_BYTES = 10 * 1024 * 1024
 
+# Authenticity: hours an appraiser has to examine a received unit (older ones are overdue), and
+# the public verify page's limit per client IP: (attempts, seconds).
+APPRAISAL_SLA_HOURS = 48
+VERIFY_RATE_LIMIT = (20, 600)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -43,6 +43,38 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 }
 
 
+# Authenticity: merchant staff read the verdicts, evidence and dispositions of their own units
+# (the admin scopes them) and their disposition policy; appraisers read checklists and cases;
+# platform admins keep the checklists and the policies. Cases and dispositions are records that
+# nobody edits in the admin.
+_AUTHENTICITY_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    MERCHANT: [
+        ("authenticity", "appraisalcase", ("view",)),
+        ("authenticity", "appraisal", ("view",)),
+        ("authenticity", "appraisalphoto", ("view",)),
+        ("authenticity", "unitdisposition", ("view",)),
+        ("authenticity", "dispositionpolicy", ("view",)),
+    ],
+    APPRAISER: [
+        ("authenticity", "checklisttemplate", ("view",)),
+        ("authenticity", "checklistitem", ("view",)),
+        ("authenticity", "appraisalcase", ("view",)),
+    ],
+    PLATFORM_ADMIN: [
+        ("authenticity", "checklisttemplate", ("add", "change", "delete", "view")),
+        ("authenticity", "checklistitem", ("add", "change", "delete", "view")),
+        ("authenticity", "dispositionpolicy", ("add", "change", "view")),
+        ("authenticity", "appraisalcase", ("view",)),
+        ("authenticity", "appraisal", ("view",)),
+        ("authenticity", "appraisalphoto", ("view",)),
+        ("authenticity", "unitdisposition", ("view",)),
+        ("authenticity", "verificationcheck", ("view",)),
+    ],
+}
+for _role, _entries in _AUTHENTICITY_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role].extend(_entries)
+
+
 def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
     """Create the role groups and set their permissions; safe to run again (migrations call it)."""
     from django.contrib.auth.management import create_permissions

@@ -327,7 +327,8 @@ def verify_result(request: HttpRequest, item_number: str) -> HttpResponse:
     number = normalize_item_number(item_number)[:40]
     code = request.GET.get("c", "")
     form = VerifyForm(initial={"item": number, "code": normalize_item_number(code)[:40]})
-    if not code:
+    if not code or request.method == "HEAD":
+        # HEAD is what link previews send: it must not count as somebody checking the label.
         return render(request, "verify/form.html", {"form": form})
     if _rate_limited(request):
         return _too_many(request)

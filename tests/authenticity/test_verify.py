@@ -243,6 +243,13 @@ def test_the_form_explains_what_it_needs(client):
     }
 
 
+def test_link_previews_do_not_count_as_checks(client, genuine):
+    response = client.head(url(genuine.item_number, verification_code(genuine.item_number)))
+
+    assert response.status_code == 200
+    assert not VerificationCheck.objects.exists()
+
+
 def test_a_label_url_without_code_asks_for_it(client, genuine):
     response = client.get(url(genuine.item_number))
 

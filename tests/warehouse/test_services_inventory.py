@@ -108,6 +108,28 @@ def test_a_lost_unit_scanned_again_is_found_with_its_status_back(clerk):
     assert verify_ledger().problems == []
 
 
+def test_a_lost_unit_moved_while_lost_is_still_found_with_its_status_back(clerk):
+    # Lost from awaiting appraisal, then moved within the write-off area: its last movement
+    # now starts from "lost", but it must come back as awaiting appraisal when it turns up.
+    product = ProductFactory()
+    unit, other = units_receive(product=product, n=2)
+    first = warehouse.stock_count_start(location=unit.location, actor=clerk)
+    warehouse.stock_count_scan(count=first, item_number=other.item_number)
+    warehouse.stock_count_close(count=first, actor=clerk)
+    warehouse.unit_relocate(item_number=unit.item_number, location_code="SCR-01", actor=clerk)
+    assert statuses([unit]) == [("lost", "SCR-01")]
+
+    second = warehouse.stock_count_start(location=other.location, actor=clerk)
+    warehouse.stock_count_scan(count=second, item_number=other.item_number)
+    warehouse.stock_count_scan(count=second, item_number=unit.item_number)
+    closed = warehouse.stock_count_close(count=second, actor=clerk)
+
+    assert statuses([unit, other]) == [("awaiting_appraisal", "RCV-01")] * 2
+    assert (closed.expected, closed.found, closed.missing, closed.relocated) == (1, 1, 0, 1)
+    assert counters(product)["in_appraisal"] == 2
+    assert verify_ledger().problems == []
+
+
 def test_a_unit_seen_in_another_bin_is_moved_there(clerk):
     product = ProductFactory()
     (unit,) = units_available(product=product, n=1)

@@ -297,8 +297,14 @@ def stock_count_close(*, count: StockCount, actor: Any) -> StockCount:
                 )
                 missing += 1
             elif unit.pk in seen and unit.status == UnitStatus.LOST:
+                # The status it had when it was lost (a lost unit may have been relocated since,
+                # so not simply its last movement's origin).
                 before = (
-                    unit.movements.order_by("-id").values_list("from_status", flat=True).first()
+                    unit.movements.filter(to_status=UnitStatus.LOST)
+                    .exclude(from_status=UnitStatus.LOST)
+                    .order_by("-id")
+                    .values_list("from_status", flat=True)
+                    .first()
                 )
                 allowed = STATUS_LOCATION_USAGES[before]
                 place = (

@@ -32,7 +32,7 @@ from bench.harness import (  # noqa: E402 - the repository must be importable fi
 )
 
 # Section name -> module with `run(args) -> int`. Later: "warehouse", "checkout".
-SECTIONS = {"catalog": "bench.catalog"}
+SECTIONS = {"catalog": "bench.catalog", "warehouse": "bench.warehouse"}
 
 
 def _sizes(text: str) -> list[int]:

@@ -3,14 +3,19 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from .codes import is_well_formed, normalize_item_number
 from .models import (
+    InboundDiscrepancy,
+    InboundEvent,
     InboundShipment,
     Location,
     OutOfStockRecord,
     ProductStock,
+    Receipt,
+    StockCount,
+    StockCountScan,
     StockUnit,
     UnitMovement,
 )
@@ -113,3 +118,154 @@ def locations_active() -> list[Location]:
 
 def inbound_exists_for_merchant(*, merchant_id: int) -> bool:
     return InboundShipment.objects.filter(merchant_id=merchant_id).exists()
+
+
+# The warehouse stations and the admin ------------------------------------------------------
+
+STOCK_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class StockPage:
+    rows: list[ProductStock]
+    next_after: int | None  # the keyset cursor of the next page (a product id), if any
+
+
+def stock_page(*, q: str = "", after: int | None = None, size: int = STOCK_PAGE_SIZE) -> StockPage:
+    """Per-product counters with product and merchant names, a keyset page by product id:
+    one query whatever the number of products."""
+    qs = ProductStock.objects.select_related("product", "merchant").only(
+        "product__name",
+        "product__slug",
+        "merchant__name",
+        "available",
+        "reserved",
+        "allocated",
+        "in_appraisal",
+        "in_quarantine",
+        "rejected",
+        "reorder_point",
+    )
+    if q:
+        qs = qs.filter(product__name__icontains=q)
+    if after:
+        qs = qs.filter(pk__gt=after)
+    rows = list(qs.order_by("pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return StockPage(rows=rows, next_after=rows[-1].pk if more else None)
+
+
+def out_of_stock_open_list(*, limit: int = 50) -> list[OutOfStockRecord]:
+    """Open out-of-stock records, oldest first (the longest gap on the shelf leads)."""
+    return list(
+        OutOfStockRecord.objects.filter(closed_at__isnull=True)
+        .select_related("product", "merchant")
+        .order_by("opened_at", "id")[:limit]
+    )
+
+
+def inbound_receipts(*, shipment_id: int) -> list[Receipt]:
+    return list(
+        Receipt.objects.filter(shipment_id=shipment_id).select_related("received_by").order_by("id")
+    )
+
+
+def inbound_discrepancies(*, shipment_id: int) -> list[InboundDiscrepancy]:
+    return list(
+        InboundDiscrepancy.objects.filter(shipment_id=shipment_id)
+        .select_related("product", "recorded_by")
+        .order_by("id")
+    )
+
+
+def inbound_events(*, shipment_id: int) -> list[InboundEvent]:
+    return list(
+        InboundEvent.objects.filter(shipment_id=shipment_id).select_related("actor").order_by("id")
+    )
+
+
+def inbound_unit_summary(*, shipment_id: int) -> list[dict]:
+    """Units received under a shipment, counted by product and current status (one query)."""
+    return list(
+        StockUnit.objects.filter(inbound_line__shipment_id=shipment_id)
+        .values("product_id", "product__name", "status")
+        .annotate(n=Count("id"))
+        .order_by("product__name", "product_id", "status")
+    )
+
+
+def inbound_units(*, shipment_id: int, limit: int = 50) -> list[StockUnit]:
+    return list(
+        StockUnit.objects.filter(inbound_line__shipment_id=shipment_id)
+        .select_related("product", "location")
+        .order_by("id")[:limit]
+    )
+
+
+def receipt_get(*, receipt_id: int) -> Receipt | None:
+    return (
+        Receipt.objects.select_related("shipment__merchant", "received_by")
+        .filter(pk=receipt_id)
+        .first()
+    )
+
+
+def receipt_units(*, receipt_id: int) -> list[StockUnit]:
+    """The units a receipt created, grouped by product (the order labels are printed in)."""
+    return list(
+        StockUnit.objects.filter(receipt_id=receipt_id)
+        .select_related("product")
+        .only("item_number", "status", "product__name")
+        .order_by("product_id", "id")
+    )
+
+
+@dataclass(frozen=True)
+class UnitLabel:
+    item_number: str
+    product_name: str
+    merchant_name: str
+
+
+def labels_for_receipt(*, receipt_id: int) -> list[UnitLabel]:
+    rows = (
+        StockUnit.objects.filter(receipt_id=receipt_id)
+        .order_by("product_id", "id")
+        .values_list("item_number", "product__name", "merchant__name")
+    )
+    return [UnitLabel(*row) for row in rows]
+
+
+def label_for_unit(*, item_number: str) -> UnitLabel | None:
+    number = normalize_item_number(item_number)
+    if not is_well_formed(number):
+        return None
+    row = (
+        StockUnit.objects.filter(item_number=number)
+        .values_list("item_number", "product__name", "merchant__name")
+        .first()
+    )
+    return UnitLabel(*row) if row else None
+
+
+def stock_count_get(*, count_id: int) -> StockCount | None:
+    return StockCount.objects.select_related("location", "started_by").filter(pk=count_id).first()
+
+
+def stock_count_scans(*, count_id: int) -> list[StockCountScan]:
+    """Units seen in a count, the latest scan first."""
+    return list(
+        StockCountScan.objects.filter(count_id=count_id)
+        .select_related("unit__product", "unit__location")
+        .order_by("-id")
+    )
+
+
+def stock_counts_recent(*, limit: int = 20) -> list[StockCount]:
+    """Open counts first, then the latest closed ones."""
+    return list(
+        StockCount.objects.select_related("location", "started_by").order_by(
+            "-status", "-started_at", "-id"
+        )[:limit]
+    )

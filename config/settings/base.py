@@ -18,6 +18,11 @@ UNIT_CODE_KEY_FROM_SECRET = not UNIT_CODE_KEY
 if UNIT_CODE_KEY_FROM_SECRET and SECRET_KEY:
     # Works, but rotating SECRET_KEY would then change every label's code: `check --deploy` warns.
     UNIT_CODE_KEY = "unit-codes:" + SECRET_KEY
+# Where buyers reach the site: the QR code on every unit label links to <this>/verify/<item>/.
+PUBLIC_BASE_URL = env_str("PROVENA_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# A TrueType font with Chinese glyphs to embed in unit labels. Unset, labels name the standard
+# CID font STSong-Light, which the computer that prints them must have (Adobe's Asian fonts).
+LABEL_CJK_FONT = env_str("PROVENA_LABEL_CJK_FONT", "")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core import permissions
+
 register = template.Library()
 
 SYMBOLS = {
@@ -55,3 +57,9 @@ def stars(avg: Decimal | None, count: int = 0) -> str:
 def page_url(context, number: int) -> str:
     qs = context.get("querystring", "")
     return f"?{qs}&page={number}" if qs else f"?page={number}"
+
+
+@register.filter
+def has_role(user, role: str) -> bool:
+    """`{% if user|has_role:"warehouse" %}`: the check the stations make (core.permissions)."""
+    return permissions.has_role(user, role)

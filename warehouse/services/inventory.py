@@ -423,3 +423,65 @@ def unit_dispose(
         document=document,
         note=note,
     )
+
+
+# Settings merchants and platform staff change in the admin ---------------------------------
+
+
+def stock_set_reorder_point(*, product_id: int, reorder_point: int) -> ProductStock:
+    """Set a product's reorder point and open/close its out-of-stock record to match at once.
+
+    Locks the product's counter row, so a concurrent reservation sees the new point.
+    """
+    if reorder_point < 0:
+        raise DomainError(
+            _("The reorder point cannot be negative."), code="bad_quantity", field="reorder_point"
+        )
+    with transaction.atomic():
+        stock = ProductStock.objects.select_for_update().filter(pk=product_id).first()
+        if stock is None:
+            raise DomainError(_("This product has no stock record."), code="no_stock_row")
+        stock.reorder_point = reorder_point
+        stock.save(update_fields=["reorder_point", "updated_at"])
+        out_of_stock_sync(product_id=product_id)
+    return stock
+
+
+def location_save(*, location: Location) -> Location:
+    """Create or change a location; its usage cannot change, nor can it be switched off, while
+    units are kept there (a unit's place must agree with its status).
+
+    Locks the location row against concurrent edits; unit moves do not lock locations, so this
+    is a guard for people editing locations, not a race-proof invariant.
+    """
+    location.code = location.code.strip().upper()
+    location.name = location.name.strip()
+    if not location.code or not location.name:
+        raise DomainError(_("Give the location a code and a name."), code="no_code")
+    with transaction.atomic():
+        clash = Location.objects.filter(code=location.code).exclude(pk=location.pk).exists()
+        if clash:
+            raise DomainError(
+                _("Another location already has the code %(code)s.") % {"code": location.code},
+                code="code_taken",
+                field="code",
+            )
+        if location.pk is not None:
+            before = Location.objects.select_for_update().get(pk=location.pk)
+            occupied = StockUnit.objects.filter(location_id=location.pk).exists()
+            if occupied and before.usage != location.usage:
+                raise DomainError(
+                    _("Units are kept at %(code)s; move them before changing its usage.")
+                    % {"code": before.code},
+                    code="location_occupied",
+                    field="usage",
+                )
+            if occupied and before.is_active and not location.is_active:
+                raise DomainError(
+                    _("Units are kept at %(code)s; move them before switching it off.")
+                    % {"code": before.code},
+                    code="location_occupied",
+                    field="is_active",
+                )
+        location.save()
+    return location

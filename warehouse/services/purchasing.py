@@ -69,6 +69,32 @@ def inbound_shipment_create(
     return shipment
 
 
+def inbound_shipment_update(
+    *,
+    shipment: InboundShipment,
+    carrier: str,
+    waybill: str,
+    expected_on: date | None = None,
+    note: str = "",
+) -> InboundShipment:
+    """Correct an announcement's carrier, waybill, date or note (only while still announced)."""
+    if not carrier.strip() or not waybill.strip():
+        raise DomainError(
+            _("Give the carrier and the waybill number of the goods."), code="no_waybill"
+        )
+    with transaction.atomic():
+        locked = InboundShipment.objects.select_for_update().get(pk=shipment.pk)
+        if locked.status != InboundStatus.ANNOUNCED:
+            raise DomainError(
+                _("Receiving has started; the announcement can no longer change."),
+                code="inbound_locked",
+            )
+        locked.carrier, locked.waybill = carrier.strip(), waybill.strip()
+        locked.expected_on, locked.note = expected_on, note
+        locked.save(update_fields=["carrier", "waybill", "expected_on", "note"])
+    return locked
+
+
 def inbound_line_set(*, shipment: InboundShipment, product: Any, quantity: int) -> InboundLine:
     """Set how many of a product the shipment carries (only while it is still announced)."""
     if quantity <= 0:

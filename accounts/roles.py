@@ -74,6 +74,46 @@ _AUTHENTICITY_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 for _role, _entries in _AUTHENTICITY_PERMISSIONS.items():
     ROLE_PERMISSIONS[_role].extend(_entries)
 
+# Warehouse: merchant staff announce their inbound shipments and follow their units, stock and
+# out-of-stock records (the admin scopes them to their merchant), and set reorder points;
+# warehouse clerks work at the stations and may read the same records; platform admins also
+# keep the locations. Units, movements and discrepancies are records nobody edits.
+_WAREHOUSE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    MERCHANT: [
+        ("warehouse", "inboundshipment", ("add", "change", "view")),
+        ("warehouse", "inboundline", ("add", "change", "delete", "view")),
+        ("warehouse", "inbounddiscrepancy", ("view",)),
+        ("warehouse", "stockunit", ("view",)),
+        ("warehouse", "unitmovement", ("view",)),
+        ("warehouse", "productstock", ("change", "view")),
+        ("warehouse", "outofstockrecord", ("view",)),
+    ],
+    WAREHOUSE: [
+        ("warehouse", "location", ("view",)),
+        ("warehouse", "inboundshipment", ("view",)),
+        ("warehouse", "inboundline", ("view",)),
+        ("warehouse", "inbounddiscrepancy", ("view",)),
+        ("warehouse", "receipt", ("view",)),
+        ("warehouse", "stockunit", ("view",)),
+        ("warehouse", "unitmovement", ("view",)),
+        ("warehouse", "productstock", ("view",)),
+        ("warehouse", "outofstockrecord", ("view",)),
+        ("warehouse", "stockcount", ("view",)),
+    ],
+    PLATFORM_ADMIN: [
+        ("warehouse", "inboundshipment", ("add", "change", "view")),
+        ("warehouse", "inboundline", ("add", "change", "delete", "view")),
+        ("warehouse", "inbounddiscrepancy", ("view",)),
+        ("warehouse", "stockunit", ("view",)),
+        ("warehouse", "unitmovement", ("view",)),
+        ("warehouse", "productstock", ("change", "view")),
+        ("warehouse", "outofstockrecord", ("view",)),
+        ("warehouse", "location", ("add", "change", "view")),
+    ],
+}
+for _role, _entries in _WAREHOUSE_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role].extend(_entries)
+
 
 def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
     """Create the role groups and set their permissions; safe to run again (migrations call it)."""

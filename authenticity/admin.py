@@ -31,7 +31,9 @@ from .models import (
 def _sees_people(request: HttpRequest) -> bool:
     """Platform staff and appraisers see who appraised or witnessed; merchant staff do not."""
     return is_platform_staff(request.user) or (
-        has_role(request.user, roles.APPRAISER) and not request.user.merchant_id
+        request.user.is_authenticated
+        and not request.user.merchant_id
+        and has_role(request.user, roles.APPRAISER)
     )
 
 
@@ -87,7 +89,11 @@ class CaseScopedAdmin(MerchantScopedAdmin):
     """Merchant-scoped records that appraisers (platform staff without a merchant) read in full."""
 
     def _appraiser(self, request: HttpRequest) -> bool:
-        return has_role(request.user, roles.APPRAISER) and not request.user.merchant_id
+        return (
+            request.user.is_authenticated
+            and not request.user.merchant_id
+            and has_role(request.user, roles.APPRAISER)
+        )
 
     def get_queryset(self, request: HttpRequest):
         if self._appraiser(request):

@@ -501,4 +501,6 @@ def test_random_warehouse_work_keeps_every_invariant():
         "refused: not_available",
         "refused: policy_mismatch",
     }
-    assert OUTCOMES["picked"] + OUTCOMES["reserved"] >= 20
+    # Item numbers are random, so how often picks and reservations succeed varies by run
+    # (14 to 30 seen); the floor proves the reservation paths ran, not a rate.
+    assert OUTCOMES["picked"] + OUTCOMES["reserved"] >= 10

@@ -91,6 +91,15 @@ def test_stations_are_for_their_roles_only(client, people, units, path, allowed)
     assert AppraisalCase.objects.count() == 0
 
 
+def test_the_site_header_links_the_queue_for_those_who_may_open_it(client, people):
+    # Appraisers had no way from the site to their station but typing /authenticity/.
+    link = f'<a href="{QUEUE}">Appraisal queue</a>'
+    for who, user in people.items():
+        client.force_login(user)
+        shown = link in client.get("/").content.decode()
+        assert shown == (who in {"appraiser", "platform_admin"}), who
+
+
 # --- the queue --------------------------------------------------------------------------------
 
 

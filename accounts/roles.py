@@ -114,6 +114,37 @@ _WAREHOUSE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 for _role, _entries in _WAREHOUSE_PERMISSIONS.items():
     ROLE_PERMISSIONS[_role].extend(_entries)
 
+# Orders: merchant staff read and process their own order lines (the admin scopes them) and see
+# who waits for their products; customer service reads orders, payments and refunds; platform
+# admins also keep the cross-border rules, tax rates and shipping methods. Payments, callbacks
+# and refunds are records nobody edits.
+_ORDER_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    MERCHANT: [
+        ("orders", "orderline", ("view",)),
+        ("orders", "stocknotice", ("view",)),
+    ],
+    CUSTOMER_SERVICE: [
+        ("orders", "order", ("view",)),
+        ("orders", "orderline", ("view",)),
+        ("orders", "payment", ("view",)),
+        ("orders", "refund", ("view",)),
+    ],
+    PLATFORM_ADMIN: [
+        ("orders", "order", ("view",)),
+        ("orders", "orderline", ("view",)),
+        ("orders", "payment", ("view",)),
+        ("orders", "paymentcallback", ("view",)),
+        ("orders", "refund", ("view",)),
+        ("orders", "stocknotice", ("view",)),
+        ("logistics", "customsregime", ("add", "change", "view")),
+        ("logistics", "regimerule", ("add", "change", "view")),
+        ("logistics", "taxrate", ("add", "change", "view")),
+        ("logistics", "shippingmethod", ("add", "change", "view")),
+    ],
+}
+for _role, _entries in _ORDER_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role].extend(_entries)
+
 
 def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
     """Create the role groups and set their permissions; safe to run again (migrations call it)."""

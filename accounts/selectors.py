@@ -1,6 +1,6 @@
 """Reads of accounts for views and other apps."""
 
-from .models import BuyerProfile, Merchant, MerchantStatus, User
+from .models import Address, BuyerProfile, Merchant, MerchantStatus, User
 
 
 def buyer_profile_for_user(*, user: User) -> BuyerProfile | None:
@@ -16,3 +16,12 @@ def merchant_for_user(*, user: User) -> Merchant | None:
 
 def merchant_application_pending(*, user: User) -> Merchant | None:
     return Merchant.objects.filter(applicant=user).order_by("-created_at").first()
+
+
+def addresses_for_user(*, user: User) -> list:
+    return list(Address.objects.filter(profile__user=user))
+
+
+def address_for_user(*, user: User, address_id: int) -> Address | None:
+    """The buyer's own address with this id; another buyer's id finds nothing."""
+    return Address.objects.filter(profile__user=user, pk=address_id).first()

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -50,8 +51,22 @@ def address_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             form.add_error(None, err.message)
         else:
             messages.success(request, _("Address saved."))
-            return redirect("accounts:profile")
-    return render(request, "accounts/address_form.html", {"form": form, "address": address})
+            return redirect(_safe_next(request) or "accounts:profile")
+    return render(
+        request,
+        "accounts/address_form.html",
+        {"form": form, "address": address, "next": _safe_next(request)},
+    )
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after saving (checkout sends buyers here), if it is a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
 
 
 @login_required

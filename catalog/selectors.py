@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -9,9 +10,10 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.core.cache import cache
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import get_language
 
-from .models import Category, ListingStatus, Product
+from .models import Category, ExchangeRate, ListingStatus, Product
 
 TREE_CACHE_KEY = "catalog:category-tree:v1"
 TREE_TTL = 300
@@ -99,6 +101,15 @@ def products_of_merchant(*, merchant_id: int, ids: list[int] | None = None) -> l
 
 def products_by_ids(*, ids: list[int]) -> dict[int, Product]:
     return Product.objects.select_related("merchant", "cover").in_bulk(ids)
+
+
+def products_for_sale(*, ids: list[int]) -> dict[int, Product]:
+    """The listed products among these ids, with merchant and cover (for carts and checkout)."""
+    return (
+        Product.objects.select_related("merchant", "cover")
+        .filter(status=ListingStatus.LISTED)
+        .in_bulk(ids)
+    )
 
 
 def category_tree_invalidate() -> None:
@@ -253,3 +264,21 @@ def product_get_for_buyer(*, slug: str) -> Product:
     if product is None:
         raise Http404
     return product
+
+
+@dataclass(frozen=True)
+class RateSnapshot:
+    currency: str
+    cny_per_unit: Decimal
+    source: str
+    as_of: datetime
+
+
+def exchange_rates() -> dict[str, RateSnapshot]:
+    """Every known rate to CNY (CNY itself is 1), as the snapshot an order stores."""
+    rates = {
+        r.currency: RateSnapshot(r.currency, r.cny_per_unit, r.source, r.updated_at)
+        for r in ExchangeRate.objects.all()
+    }
+    rates.setdefault("CNY", RateSnapshot("CNY", Decimal(1), "identity", timezone.now()))
+    return rates

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from core import views as core_views
+from orders import views as orders_views
 
 admin.site.site_header = _("Provena administration")
 admin.site.site_title = _("Provena admin")
@@ -19,6 +20,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("warehouse/", include("warehouse.urls")),
     path("", include("authenticity.urls")),
+    path("", include("orders.urls")),
+    path("webhooks/payments/<str:gateway>/", orders_views.payment_webhook, name="payment_webhook"),
     path("", include("catalog.urls")),
 ]
 if settings.DEBUG:

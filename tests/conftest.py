@@ -80,7 +80,7 @@ def race():
 
 @pytest.fixture(autouse=True)
 def _reference_data(request):
-    """Rows that data migrations create (role groups, warehouse locations) are part of the schema.
+    """Rows that data migrations make (roles, locations, cross-border rules) are schema, not data.
 
     A transactional test (races, browser journeys) flushes every table when it ends, those rows
     included; put them back for the tests that follow. Two cheap queries when nothing is missing.
@@ -108,3 +108,7 @@ def _reference_data(request):
         import_module("warehouse.migrations.0002_locations_and_ledger_guard").create_locations(
             apps, None
         )
+    from logistics.models import CustomsRegime
+
+    if not CustomsRegime.objects.exists():
+        import_module("logistics.migrations.0002_cross_border_rules").seed(apps, None)

@@ -19,8 +19,9 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import MerchantScopedAdmin, is_platform_staff
+from core.admin import MerchantScopedAdmin, ReadOnlyAdmin, is_platform_staff
 from core.errors import DomainError
+from orders import selectors as orders_selectors
 
 from . import selectors, services
 from .models import (
@@ -49,19 +50,6 @@ class ServiceErrorsAsMessages:
         except DomainError as err:
             self.message_user(request, err.message, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
-
-
-class ReadOnlyAdmin:
-    """Records only services write: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _when(moment: Any) -> str:
@@ -491,12 +479,45 @@ class ProductStockAdmin(ServiceErrorsAsMessages, MerchantScopedAdmin):
 
 @admin.register(OutOfStockRecord)
 class OutOfStockRecordAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
-    list_display = ["product", "merchant", "reorder_point", "opened_at", "closed_at"]
+    list_display = [
+        "product",
+        "merchant",
+        "reorder_point",
+        "opened_at",
+        "closed_at",
+        "waiting_buyers",
+        "replenishment_hint",
+    ]
     list_select_related = ["product", "merchant"]
     list_filter = [("closed_at", admin.EmptyFieldListFilter)]
     search_fields = ["product__name"]
     fields = ["product", "merchant", "reorder_point", "opened_at", "closed_at"]
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        # The demand an out-of-stock product loses: buyers who asked to be told it is back.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                waiting=orders_selectors.waiting_buyers_expression(product_field="product_id")
+            )
+        )
+
+    @admin.display(description=_("buyers waiting"), ordering="waiting")
+    def waiting_buyers(self, record: OutOfStockRecord) -> int:
+        return record.waiting
+
+    @admin.display(description=_("replenishment hint"))
+    def replenishment_hint(self, record: OutOfStockRecord) -> str:
+        if record.closed_at is not None:
+            return "—"
+        wanted = max(record.waiting, record.reorder_point + 1)
+        return ngettext(
+            "Announce an inbound shipment of at least %(n)s unit.",
+            "Announce an inbound shipment of at least %(n)s units.",
+            wanted,
+        ) % {"n": wanted}
 
 
 # Locations (platform staff only) -------------------------------------------------------------

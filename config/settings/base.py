@@ -18,6 +18,12 @@ UNIT_CODE_KEY_FROM_SECRET = not UNIT_CODE_KEY
 if UNIT_CODE_KEY_FROM_SECRET and SECRET_KEY:
     # Works, but rotating SECRET_KEY would then change every label's code: `check --deploy` warns.
     UNIT_CODE_KEY = "unit-codes:" + SECRET_KEY
+# Key that encrypts sensitive personal data at rest (orderer ID numbers) and keys their blind
+# index. Like the unit-code key it must never change once data exists; derived from SECRET_KEY
+# when unset (`check --deploy` warns).
+PII_KEY = env_str("PROVENA_PII_KEY", "")
+if not PII_KEY and SECRET_KEY:
+    PII_KEY = "pii:" + SECRET_KEY
 # Where buyers reach the site: the QR code on every unit label links to <this>/verify/<item>/.
 PUBLIC_BASE_URL = env_str("PROVENA_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 # A TrueType font with Chinese glyphs to embed in unit labels. Unset, labels name the standard
@@ -193,6 +199,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "core.tasks.clear_expired_sessions", "schedule": 6 * 3600},
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60},
 }
 
 # Catalog figures that shape pages and queries.
@@ -209,6 +216,22 @@ MERCHANT_LICENCE_MAX_BYTES = 10 * 1024 * 1024
 # the public verify page's limit per client IP: (attempts, seconds).
 APPRAISAL_SLA_HOURS = 48
 VERIFY_RATE_LIMIT = (20, 600)
+
+# Orders: minutes a buyer has to pay before the order expires and its stock is released; the
+# payment gateways (code -> backend and its keys); the gateway checkout uses.
+ORDER_PAYMENT_MINUTES = env_int("PROVENA_ORDER_PAYMENT_MINUTES", 30)
+PAYMENT_GATEWAYS = {
+    "sandbox": {
+        "BACKEND": "orders.payments.sandbox.SandboxGateway",
+        # Shared secret of the sandbox's signed notify callbacks (HMAC-SHA256).
+        "KEY": env_str("PROVENA_SANDBOX_PAY_KEY", "sandbox:" + SECRET_KEY),
+        # Where the sandbox sends its notify callbacks (the site itself unless told otherwise).
+        "NOTIFY_BASE_URL": env_str("PROVENA_SANDBOX_NOTIFY_BASE_URL", ""),
+    },
+}
+PAYMENT_GATEWAY = env_str("PROVENA_PAYMENT_GATEWAY", "sandbox")
+# Currencies a buyer may choose to see amounts in (orders are always charged in CNY).
+DISPLAY_CURRENCIES = ["CNY", "USD", "EUR", "JPY", "KRW", "GBP", "AUD", "HKD"]
 
 LOGGING = {
     "version": 1,

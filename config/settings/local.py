@@ -11,6 +11,9 @@ EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.Emai
 VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 UNIT_CODE_KEY = UNIT_CODE_KEY or "unit-codes:" + SECRET_KEY  # noqa: F405
+PII_KEY = PII_KEY or "pii:" + SECRET_KEY  # noqa: F405
+if PAYMENT_GATEWAYS["sandbox"]["KEY"] == "sandbox:":  # noqa: F405
+    PAYMENT_GATEWAYS["sandbox"]["KEY"] += SECRET_KEY  # noqa: F405
 # The filesystem broker's folders: tasks queued by seed_demo before the worker ever started.
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     for _folder in ("queue", "processed", "control"):

@@ -20,3 +20,4 @@ STORAGES = {
 }
 
 UNIT_CODE_KEY = "test-only-unit-code-key"
+PII_KEY = "test-only-pii-key"

@@ -1,36 +1,20 @@
 from decimal import Decimal
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core import permissions
+from core.money import format_money
 
 register = template.Library()
-
-SYMBOLS = {
-    "CNY": "¥",
-    "USD": "US$",
-    "EUR": "€",
-    "JPY": "JP¥",
-    "KRW": "₩",
-    "GBP": "£",
-    "AUD": "A$",
-    "HKD": "HK$",
-}
-NO_DECIMALS = {"JPY", "KRW"}
 
 
 @register.simple_tag
 def money(amount: Decimal | None, currency: str = "CNY") -> str:
     """¥1,299.00 / JP¥12,800: the symbol of the currency and its usual decimals."""
-    if amount is None:
-        return ""
-    places = 0 if currency in NO_DECIMALS else 2
-    value = intcomma(f"{amount:.{places}f}", use_l10n=False)
-    return f"{SYMBOLS.get(currency, currency + ' ')}{value}"
+    return format_money(amount, currency)
 
 
 @register.simple_tag

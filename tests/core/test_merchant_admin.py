@@ -420,6 +420,8 @@ def test_merchant_staff_admin_index_shows_only_their_apps(client, world):
     # Verdicts, evidence and dispositions of their own units, and their disposition policy.
     assert apps.pop("authenticity") == ["AppraisalCase", "DispositionPolicy", "UnitDisposition"]
     apps.pop("warehouse", None)  # what merchants see of the warehouse is pinned with its admin
+    # Their own order lines and the buyers waiting for their products; never whole orders.
+    assert apps.pop("orders") == ["OrderLine", "StockNotice"]
     assert apps == {"catalog": ["Category", "Product"]}
 
 

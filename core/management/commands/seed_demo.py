@@ -193,6 +193,15 @@ def draw_product_image(rng: random.Random, title: str, palette_index: int) -> Co
     return ContentFile(buf.getvalue(), name=f"{initials.lower() or 'p'}.png")
 
 
+# Resident ID numbers with valid check characters, for the demo buyers' cross-border orders.
+DEMO_ID_NUMBERS = [
+    "110101199003074514",
+    "310104198811123419",
+    "440305199207150024",
+    "510107198505204612",
+]
+
+
 class Progress:
     """A one-line progress bar on stderr (no dependency; quiet when not a terminal)."""
 
@@ -315,6 +324,7 @@ class Command(BaseCommand):
         self._products(rng, merchants, leaves, options["products"])
         self._checklists()
         self._warehouse(rng, [m for m, _c in merchants])
+        self._orders(rng, [m for m, _c in merchants])
         if not options["quiet_logins"]:
             self._print_logins()
 
@@ -469,6 +479,59 @@ class Command(BaseCommand):
             progress.step()
         for shipment in shipments:
             warehouse.inbound_close(shipment=shipment, actor=clerk)
+
+    def _orders(self, rng: random.Random, merchants: list) -> None:
+        """A few buyers' orders through checkout and the sandbox gateway: paid ones (merchants
+        have lines to process) and one still waiting for payment."""
+        from django.conf import settings
+
+        from accounts.selectors import addresses_for_user
+        from catalog.selectors import products_of_merchant
+        from orders import selectors as orders_selectors
+        from orders import services as orders
+        from orders.payments import get_gateway
+        from warehouse.selectors import sellable_quantities
+
+        user_model = get_user_model()
+        buyers = [user_model.objects.get(email=email) for email, *_rest in BUYERS[:4]]
+        if orders_selectors.orders_for_buyer(user=buyers[0]).exists():
+            return
+        in_stock = []
+        for merchant in merchants:
+            products = [
+                p
+                for p in products_of_merchant(merchant_id=merchant.pk)
+                if p.status == "listed" and p.price_cny < 1500
+            ]
+            sellable = sellable_quantities(product_ids=[p.pk for p in products])
+            in_stock.append([p for p in products if sellable[p.pk] >= 2])
+
+        class _Site:  # the sandbox builds its notify URL from the public address
+            def build_absolute_uri(self, path: str) -> str:
+                return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+        gateway = get_gateway()
+        for i, buyer in enumerate(buyers):
+            cart = orders.cart_get_or_create(user=buyer)
+            for shelf in rng.sample(in_stock, k=2):
+                orders.cart_set_quantity(cart=cart, product_id=rng.choice(shelf).pk, quantity=1)
+            profile_name = buyer.get_full_name() or "Demo Buyer"
+            order = orders.order_place(
+                buyer=buyer,
+                cart=cart,
+                address_id=addresses_for_user(user=buyer)[0].pk,
+                shipping_method="cn-bonded",
+                orderer=orders.Orderer(profile_name, DEMO_ID_NUMBERS[i]),
+                risk_notice_accepted=True,
+            )
+            if i == len(buyers) - 1:
+                continue  # one order stays waiting for payment
+            payment = orders.payment_open(order=order)
+            gateway.start(
+                payment=payment, subject=order.number, payer_name=profile_name, request=_Site()
+            )
+            gateway.settle(out_trade_no=payment.out_trade_no, paid=True, payer_name=profile_name)
+            orders.payment_sync(order=order)  # the verified status query
 
     def _print_logins(self) -> None:
         out = self.stdout

@@ -130,6 +130,16 @@ def order_for_buyer(*, user: Any, number: str) -> Order:
     return order
 
 
+def order_display_total(order: Order) -> Decimal | None:
+    """The total in the buyer's display currency at the rate snapshotted with the order."""
+    if order.display_currency == "CNY":
+        return None
+    snapshot = order.fx_snapshot.get(order.display_currency)
+    if not snapshot:
+        return None
+    return cents(order.total / Decimal(snapshot["rate"]))
+
+
 def order_is_cancellable(order: Order) -> bool:
     return order.status in CANCELLABLE
 

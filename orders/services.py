@@ -261,6 +261,8 @@ def order_place(
             field="risk_notice",
         )
     rates = catalog_selectors.exchange_rates()
+    if display_currency not in rates:
+        display_currency = "CNY"
     now = timezone.now()
     year = timezone.localdate().year
     with transaction.atomic():

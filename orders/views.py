@@ -375,6 +375,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             "events": list(order.events.all()),
             "refunds": list(order.refunds.all()),
             "cancellable": selectors.order_is_cancellable(order),
+            "display_total": selectors.order_display_total(order),
             "awaits_payment": selectors.order_awaits_payment(order),
             "paid_payment": next(
                 (p for p in order.payments.all() if p.status == PaymentStatus.PAID), None

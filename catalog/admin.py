@@ -138,8 +138,8 @@ class ProductAdmin(MerchantScopedAdmin):
             upload = data.get("image")
             if inline_form.instance.pk:
                 image = inline_form.instance
-                ProductImage.objects.filter(pk=image.pk).update(
-                    alt=data.get("alt", ""), position=data.get("position") or 0
+                services.product_image_update(
+                    image=image, alt=data.get("alt", ""), position=data.get("position") or 0
                 )
                 formset.changed_objects.append((image, inline_form.changed_data))
             elif upload:
@@ -151,6 +151,13 @@ class ProductAdmin(MerchantScopedAdmin):
                     position=data.get("position"),
                 )
                 formset.new_objects.append(created)
+
+    def delete_model(self, request, obj):
+        services.product_delete(product=obj)
+
+    def delete_queryset(self, request, queryset):
+        for product in queryset:
+            services.product_delete(product=product)
 
     @admin.action(description=_("List selected products"), permissions=["change"])
     def list_products(self, request, queryset):
@@ -192,7 +199,7 @@ class ProductImageAdmin(MerchantScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            ProductImage.objects.filter(pk=obj.pk).update(alt=obj.alt, position=obj.position)
+            services.product_image_update(image=obj, alt=obj.alt, position=obj.position)
             return
         upload = form.cleaned_data["image"]
         try:

@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .selectors import ProductFilters, category_tree
+from .selectors import CategoryTree, ProductFilters, category_tree
 
 SORT_CHOICES = [
     ("newest", _("Newest")),
@@ -40,11 +40,15 @@ class ProductFilterForm(forms.Form):
         choices=[("24", "24"), ("48", "48"), ("96", "96")],
     )
 
+    def __init__(self, *args, tree: CategoryTree | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tree = tree
+
     def clean_category(self):
         slug = self.cleaned_data.get("category")
         if not slug:
             return None
-        node = category_tree().by_slug.get(slug)
+        node = (self.tree or category_tree()).by_slug.get(slug)
         if node is None:
             raise forms.ValidationError(
                 _("There is no category “%(slug)s”."), params={"slug": slug}

@@ -7,16 +7,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.core.cache import cache
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from .models import Category, ExchangeRate, ListingStatus, Product
+from .fragments import catalog_version, catalog_version_bump
+from .models import Category, ExchangeRate, ListingStatus, Product, ProductImage
 
-TREE_CACHE_KEY = "catalog:category-tree:v1"
-TREE_TTL = 300
 SORTS = ("newest", "price_asc", "price_desc", "rating", "relevance")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -74,12 +72,24 @@ def _build_tree() -> CategoryTree:
     return CategoryTree(roots=roots, by_id=by_id, by_slug={n.slug: n for n in nodes})
 
 
-def category_tree() -> CategoryTree:
-    """The whole category tree, cached; catalog.services drops the cache when a category changes."""
-    tree = cache.get(TREE_CACHE_KEY)
-    if tree is None:
-        tree = _build_tree()
-        cache.set(TREE_CACHE_KEY, tree, TREE_TTL)
+# This worker's tree and the catalog version it was built under (see category_tree).
+_tree_memo: tuple[str, CategoryTree] | None = None
+
+
+def category_tree(*, version: str | None = None) -> CategoryTree:
+    """The whole category tree, kept in this worker while the catalog version stays the same.
+
+    Every catalog write changes the version (catalog.services), so a changed category is seen
+    on the next request; a current tree costs one cache read of the version (none when the
+    caller already holds it), not the unpickling of the tree from the shared cache.
+    """
+    global _tree_memo
+    version = version or catalog_version()
+    memo = _tree_memo
+    if memo is not None and memo[0] == version:
+        return memo[1]
+    tree = _build_tree()
+    _tree_memo = (version, tree)
     return tree
 
 
@@ -113,7 +123,8 @@ def products_for_sale(*, ids: list[int]) -> dict[int, Product]:
 
 
 def category_tree_invalidate() -> None:
-    cache.delete(TREE_CACHE_KEY)
+    """Every worker rebuilds its tree (and every cached catalog page) on its next request."""
+    catalog_version_bump()
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,16 @@ class ProductFilters:
 
 def _search_terms(q: str) -> list[str]:
     return TOKEN.findall(q.lower())[:8]
+
+
+def _full_text(filters: ProductFilters) -> bool:
+    """PostgreSQL full-text search (words with no CJK characters); else LIKE matching."""
+    return bool(_search_terms(filters.q)) and settings.IS_POSTGRES and not CJK.search(filters.q)
+
+
+def _ranked(filters: ProductFilters) -> bool:
+    """Ordered by full-text rank: every match is read to rank it, whatever the page."""
+    return filters.sort == "relevance" and _full_text(filters)
 
 
 def product_list_queryset(
@@ -147,7 +168,7 @@ def product_list_queryset(
     sort = filters.sort
     terms = _search_terms(filters.q)
     if terms:
-        if settings.IS_POSTGRES and not CJK.search(filters.q):
+        if _full_text(filters):
             # Every word must match; the last may be a prefix ("leath" finds "leather").
             raw = " & ".join([*terms[:-1], f"{terms[-1]}:*"])
             query = SearchQuery(raw, search_type="raw", config="simple")
@@ -159,7 +180,7 @@ def product_list_queryset(
         else:
             for term in terms:
                 qs = qs.filter(Q(name__icontains=term) | Q(description__icontains=term))
-    if sort == "relevance" and not (terms and settings.IS_POSTGRES and not CJK.search(filters.q)):
+    if sort == "relevance" and not _ranked(filters):
         sort = "newest"
     if sort == "price_asc":
         qs = qs.order_by("price_cny", "id")
@@ -227,10 +248,31 @@ class ProductPage:
         return out
 
 
-def product_page(filters: ProductFilters, *, page: int, page_size: int) -> ProductPage:
-    """One page of listed products: 2 queries (a capped count and the page) whatever N is."""
-    qs = product_list_queryset(filters)
+def product_page(
+    filters: ProductFilters, *, page: int, page_size: int, tree: CategoryTree | None = None
+) -> ProductPage:
+    """One page of listed products: 2 queries (a capped count and the page) whatever N is.
+
+    A search ordered by relevance ranks every match before it can return a page, so there the
+    page query counts the matches too (COUNT(*) OVER ()) and the count query is skipped: one
+    query, unless the page asked for lies past the last (then the count, and the last page).
+    """
+    qs = product_list_queryset(filters, tree=tree)
     cap = settings.CATALOG_COUNT_CAP
+    if _ranked(filters):
+        # Pages past the cap are not served (as below); past the last match, see the fallback.
+        number = min(max(1, page), max(1, -(-cap // page_size)))
+        offset = (number - 1) * page_size
+        products = list(qs.annotate(total=Window(Count("*")))[offset : offset + page_size])
+        if products or number == 1:
+            total = products[0].total if products else 0
+            return ProductPage(
+                products=products,
+                number=number,
+                page_size=page_size,
+                count=min(total, cap),
+                count_capped=total > cap,
+            )
     # Counting stops at the cap: a count over 100,000 rows per request is work nobody reads.
     count = qs.order_by().values("pk")[: cap + 1].count()
     capped = count > cap
@@ -254,16 +296,25 @@ def product_best_rated(*, limit: int = 12) -> list[Product]:
 
 
 def product_get_for_buyer(*, slug: str) -> Product:
-    """A listed product with its merchant, category and images; anything else is a 404."""
-    product = (
-        Product.objects.select_related("merchant", "category", "cover")
-        .prefetch_related("images")
-        .filter(slug=slug, status=ListingStatus.LISTED)
-        .first()
+    """A listed product with its category and its merchant's name (one query); else a 404.
+
+    The merchant's name only (`merchant_name`), not the merchant: the product is cached with
+    its page (catalog.views.product_detail), and the merchant's row holds contact details.
+    """
+    qs = (
+        Product.objects.select_related("category")
+        .annotate(merchant_name=F("merchant__name"))
+        .defer("search_vector")  # read by searches only, kilobytes a row
     )
-    if product is None:
-        raise Http404
-    return product
+    try:
+        return qs.get(slug=slug, status=ListingStatus.LISTED)
+    except Product.DoesNotExist:
+        raise Http404 from None
+
+
+def product_images(*, product_id: int) -> list[ProductImage]:
+    """A product's images in gallery order (position, then upload order)."""
+    return list(ProductImage.objects.filter(product_id=product_id).order_by("position", "id"))
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError
 from core.images import process_upload
 
+from .fragments import catalog_version_bump
 from .models import Category, Currency, ExchangeRate, ListingStatus, Product, ProductImage
-from .selectors import category_tree_invalidate
 
 CENT = Decimal("0.01")
 
@@ -30,6 +30,16 @@ DEFAULT_RATES = {
     Currency.AUD: Decimal("4.65"),
     Currency.HKD: Decimal("0.91"),
 }
+
+
+def _catalog_changed() -> None:
+    """Cached catalog pages and category trees go stale: now, and again when this commits.
+
+    Now, so that this transaction reads its own writes; again on commit, because a page
+    rendered in between from the rows before the commit was stored under the first new version.
+    """
+    catalog_version_bump()
+    transaction.on_commit(catalog_version_bump)
 
 
 def _rate_for(currency: str) -> Decimal:
@@ -61,6 +71,7 @@ def exchange_rate_set(
             currency=currency, defaults={"cny_per_unit": cny_per_unit, "source": source}
         )
         products = Product.objects.filter(currency=currency)
+        _catalog_changed()
         if settings.IS_POSTGRES:
             from django.db.models.functions import Round
 
@@ -94,7 +105,7 @@ def _check_parent(category: Category, parent: Category | None) -> None:
 
 
 def category_save(*, category: Category) -> Category:
-    """Validate (no cycles, unique slug) and save a category; drops the cached tree on commit."""
+    """Validate (no cycles, unique slug) and save a category; cached pages and trees go stale."""
     if not category.slug:
         # A name with no Latin letters (e.g. only Chinese) still needs a web address.
         base = slugify(category.name)[:90] or "category"
@@ -107,7 +118,7 @@ def category_save(*, category: Category) -> Category:
     category.full_clean()
     with transaction.atomic():
         category.save()
-        transaction.on_commit(category_tree_invalidate)
+        _catalog_changed()
     return category
 
 
@@ -132,7 +143,7 @@ def category_delete(*, category: Category) -> None:
         )
     with transaction.atomic():
         category.delete()
-        transaction.on_commit(category_tree_invalidate)
+        _catalog_changed()
 
 
 def _unique_slug(name: str, exclude_pk: int | None = None) -> str:
@@ -177,6 +188,7 @@ def product_save(*, product: Product, actor: Any | None = None) -> Product:
             product.slug = _unique_slug(product.name, product.pk)
             product.save()
         product_search_vector_refresh(product_ids=[product.pk])
+        _catalog_changed()
     return product
 
 
@@ -225,6 +237,7 @@ def product_set_status(*, product: Product, status: str) -> Product:
         if status == ListingStatus.LISTED and locked.listed_at is None:
             locked.listed_at = timezone.now()
         locked.save(update_fields=["status", "listed_at", "updated_at"])
+        _catalog_changed()
     return locked
 
 
@@ -259,6 +272,7 @@ def product_image_add(
         if locked.cover_id is None:
             locked.cover = image
             locked.save(update_fields=["cover", "updated_at"])
+        _catalog_changed()
     return image
 
 
@@ -273,4 +287,34 @@ def product_image_delete(*, image: ProductImage) -> None:
         if product.cover_id is None or product.cover_id == image_id:
             product.cover = product.images.order_by("position", "id").first()
             product.save(update_fields=["cover", "updated_at"])
+        _catalog_changed()
         transaction.on_commit(lambda: [storage.delete(f) for f in files if f])
+
+
+def product_image_update(*, image: ProductImage, alt: str, position: int) -> None:
+    """Change an image's description and place in the gallery (the file stays)."""
+    with transaction.atomic():
+        ProductImage.objects.filter(pk=image.pk).update(alt=alt, position=position)
+        _catalog_changed()
+    image.alt, image.position = alt, position
+
+
+def product_delete(*, product: Product) -> None:
+    """Delete a product (the database refuses one that stock or orders still point at)."""
+    with transaction.atomic():
+        product.delete()
+        _catalog_changed()
+
+
+def product_rating_set(*, product: Product, avg: Decimal | None, count: int) -> Product:
+    """Store a product's rating summary (the survey module's figures); pages show it at once."""
+    if count < 0 or (avg is None) != (count == 0) or (avg is not None and not 1 <= avg <= 5):
+        raise DomainError(
+            _("A rating summary needs an average from 1 to 5 and the number of ratings."),
+            code="bad_rating",
+        )
+    with transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(rating_avg=avg, rating_count=count)
+        _catalog_changed()
+    product.rating_avg, product.rating_count = avg, count
+    return product

@@ -1,3 +1,5 @@
+import hashlib
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -6,72 +8,29 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
+from core.countries import COUNTRIES
 from warehouse.selectors import sellable_quantities, sellable_quantity
 
 from .forms import ProductFilterForm
+from .fragments import Slotted, fragment_get, fragment_set
 from .selectors import (
     CategoryNode,
     CategoryTree,
     category_tree,
     product_best_rated,
     product_get_for_buyer,
+    product_images,
     product_newest,
     product_page,
 )
 
+# Looked up by code: Model.get_FOO_display() builds this dict (~250 countries) on every call.
+COUNTRY_NAMES = dict(COUNTRIES)
 
-def _with_stock(products: list) -> list:
-    stock = sellable_quantities(product_ids=[p.id for p in products])
-    for product in products:
-        product.sellable = stock.get(product.id, 0)
-    return products
-
-
-# Rendered product cards, per worker process, keyed by everything a card shows (see _card_key):
-# a changed price, rating, name, cover, merchant name or stock level is a new key, so a card
-# is never stale; a deploy restarts the workers, which empties it. Bounded: cleared when full.
-_CARDS: dict[tuple, SafeString] = {}
-_CARDS_MAX = 5000
-CARD_TEMPLATE = "catalog/_card.html"
-
-
-def _card_key(product, language: str | None) -> tuple:
-    """Every value catalog/_card.html reads; a field added to the card must be added here."""
-    cover = product.cover
-    return (
-        language,
-        product.id,
-        product.updated_at,
-        product.slug,
-        product.name,
-        product.price,
-        product.currency,
-        product.price_cny,
-        product.rating_avg,
-        product.rating_count,
-        product.sellable,
-        product.merchant.name,
-        None if cover is None else (cover.pk, cover.thumbnail.name, cover.alt),
-    )
-
-
-def _with_cards(products: list) -> list:
-    """Give each product (stock already attached) its rendered card as `card_html`.
-
-    Rendering 24 cards through {% include %} cost ~3 ms a list page, a third of its CPU;
-    a card the worker has rendered before, with the same key, costs a dict lookup.
-    """
-    language = get_language()
-    for product in products:
-        key = _card_key(product, language)
-        html = _CARDS.get(key)
-        if html is None:
-            html = render_to_string(CARD_TEMPLATE, {"product": product})
-            if len(_CARDS) >= _CARDS_MAX:
-                _CARDS.clear()
-            _CARDS[key] = html
-        product.card_html = html
-    return products
+# The pages below cache what they show of the catalog (catalog.fragments: shared by the
+# workers, stale the moment any catalog write commits) and render live, on every request,
+# the rest: the site header and footer (user, CSRF token, messages), the product page's buy
+# box, and stock, which the cached cards leave as slots filled from the warehouse's counters.
 
 
 def _category_options(tree: CategoryTree, selected: CategoryNode | None) -> SafeString:
@@ -100,51 +59,89 @@ def _category_options(tree: CategoryTree, selected: CategoryNode | None) -> Safe
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    tree = category_tree()
-    newest, best_rated = product_newest(limit=12), product_best_rated(limit=6)
-    _with_cards(_with_stock([*newest, *best_rated]))  # one stock query for both rows
-    return render(
-        request, "catalog/home.html", {"tree": tree, "newest": newest, "best_rated": best_rated}
-    )
+    name = f"home:{get_language()}"
+    version, content = fragment_get(name)
+    if content is None:
+        newest, best_rated = product_newest(limit=12), product_best_rated(limit=6)
+        html = render_to_string(
+            "catalog/_home_content.html",
+            {
+                "tree": category_tree(version=version),
+                "newest": newest,
+                "best_rated": best_rated,
+            },
+        )
+        content = Slotted.from_html(html)
+        fragment_set(name, content, version=version)
+    # One stock read for both rows (none for an empty shop).
+    sellable = sellable_quantities(product_ids=set(content.ids))
+    return render(request, "catalog/home.html", {"content": content.fill(sellable)})
 
 
 @require_safe
 def product_list(request: HttpRequest) -> HttpResponse:
-    # Always bound: an empty query string is a valid, empty filter.
-    form = ProductFilterForm(request.GET)
-    form.is_valid()
-    filters = form.filters()
-    page = product_page(filters, page=form.page_number(), page_size=form.page_size())
-    _with_cards(_with_stock(page.products))
-    tree = category_tree()
-    params = request.GET.copy()
-    params.pop("page", None)
-    context = {
-        "form": form,
-        "filters": filters,
-        "page": page,
-        "tree": tree,
-        "category_options": _category_options(tree, filters.category),
-        "breadcrumbs": tree.ancestors(filters.category.id) if filters.category else [],
-        "querystring": params.urlencode(),
-    }
-    template = "catalog/product_list.html"
-    if request.headers.get("HX-Request"):
-        template += "#results"
-    return render(request, template, context)
+    htmx = bool(request.headers.get("HX-Request"))
+    # Everything the page shows of the catalog follows from the query string (the pager's
+    # links repeat it as given), the language and whether htmx asks for the results alone.
+    query = hashlib.blake2b(request.META.get("QUERY_STRING", "").encode(), digest_size=16)
+    name = f"list:{get_language()}:{'results' if htmx else 'page'}:{query.hexdigest()}"
+    version, cached = fragment_get(name)
+    if cached is None:
+        tree = category_tree(version=version)
+        # Always bound: an empty query string is a valid, empty filter.
+        form = ProductFilterForm(request.GET, tree=tree)
+        form.is_valid()
+        filters = form.filters()
+        params = request.GET.copy()
+        params.pop("page", None)
+        page = product_page(filters, page=form.page_number(), page_size=form.page_size(), tree=tree)
+        context = {
+            "form": form,
+            "filters": filters,
+            "page": page,
+            "category_options": _category_options(tree, filters.category),
+            "breadcrumbs": tree.ancestors(filters.category.id) if filters.category else [],
+            "querystring": params.urlencode(),
+        }
+        template = "catalog/_product_list_content.html"
+        cached = (
+            render_to_string(f"{template}#title", context),
+            Slotted.from_html(render_to_string(template + ("#results" if htmx else ""), context)),
+        )
+        if not form.errors:  # a page that explains bad filters echoes them: not kept
+            fragment_set(name, cached, version=version)
+    title, content = cached
+    html = content.fill(sellable_quantities(product_ids=set(content.ids)))
+    if htmx:
+        return HttpResponse(html)
+    return render(request, "catalog/product_list.html", {"title": title, "content": html})
 
 
 @require_safe
 def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    product = product_get_for_buyer(slug=slug)
-    tree = category_tree()
+    name = f"detail:{get_language()}:{slug}"
+    version, cached = fragment_get(name)
+    if cached is None:
+        product = product_get_for_buyer(slug=slug)
+        context = {
+            "product": product,
+            "origin_country": COUNTRY_NAMES.get(product.origin_country, product.origin_country),
+            "images": product_images(product_id=product.pk),
+            "breadcrumbs": category_tree(version=version).ancestors(product.category_id),
+        }
+        page = {
+            part: render_to_string(f"catalog/_product_detail_body.html#{part}", context)
+            for part in ("description", "before_buy_box", "after_buy_box")
+        }
+        # The product is kept with its page: both are current while the version is (a product
+        # that stops being listed changes the version, and is then a 404 at once).
+        cached = (product, page)
+        fragment_set(name, cached, version=version)
+    product, page = cached
+    # The buy box is rendered here, live, with this request's context: the product, its stock
+    # read now, the visitor and the CSRF token.
     return render(
         request,
         "catalog/product_detail.html",
-        {
-            "product": product,
-            "images": list(product.images.all()),
-            "sellable": sellable_quantity(product_id=product.id),
-            "breadcrumbs": tree.ancestors(product.category_id),
-        },
+        {"product": product, "sellable": sellable_quantity(product_id=product.pk), "page": page},
     )

@@ -277,4 +277,5 @@ def test_files_stay_until_the_delete_commits(product, django_capture_on_commit_c
         services.product_image_delete(image=image)
 
     assert default_storage.exists(image.image.name)
-    assert len(callbacks) == 1
+    # Two things wait for the commit: the files' removal and the catalog version's change.
+    assert len(callbacks) == 2

@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog import services
+from catalog.fragments import catalog_version
 from catalog.models import Category, ExchangeRate, ListingStatus, Product
-from catalog.selectors import TREE_CACHE_KEY, category_tree
+from catalog.selectors import category_tree
 from core.errors import DomainError
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -102,16 +103,20 @@ def test_category_delete_refuses_a_category_with_products():
     assert Category.objects.filter(pk=product.category_id).exists()
 
 
-def test_category_save_drops_the_cached_tree_on_commit(django_capture_on_commit_callbacks):
-    from django.core.cache import cache
-
+def test_category_save_makes_the_cached_tree_stale_now_and_on_commit(
+    django_capture_on_commit_callbacks,
+):
     CategoryFactory(name="Beauty")
     assert [n.name for n in category_tree().roots] == ["Beauty"]
+    before = catalog_version()
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         CategoryFactory(name="Health")
+        during = catalog_version()
+    for callback in callbacks:
+        callback()
 
-    assert cache.get(TREE_CACHE_KEY) is None
+    assert len({before, during, catalog_version()}) == 3
     assert [n.name for n in category_tree().roots] == ["Beauty", "Health"]
 
 

@@ -61,7 +61,7 @@ class ProductImageFactory(factory.Factory):
 
 
 def product_rate(product: Product, *, avg: str, count: int) -> Product:
-    """Set the rating summary as the survey module (aftersales) will; it has no service yet."""
-    Product.objects.filter(pk=product.pk).update(rating_avg=Decimal(avg), rating_count=count)
+    """Set the rating summary as the survey module (aftersales) will, through the service."""
+    services.product_rating_set(product=product, avg=Decimal(avg), count=count)
     product.refresh_from_db()
     return product

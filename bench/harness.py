@@ -164,6 +164,15 @@ class DatabaseTarget:
             return conn.execute("SHOW server_version").fetchone()[0]
 
 
+def recreate_database(db: DatabaseTarget) -> None:
+    """Drop the section's database (if any) and create it empty."""
+    try:
+        db.drop()
+        db.create()
+    except Exception as exc:
+        raise BenchError(f"cannot (re)create {db.name}: {exc}") from exc
+
+
 def check_services(db: DatabaseTarget, redis_url: str) -> dict:
     """Fail early, with the fix, when PostgreSQL, Redis or wrk are missing."""
     try:
@@ -266,6 +275,7 @@ class Gunicorn:
     env: dict[str, str]
     log_path: Path
     workers: int = 2
+    threads: int = 0  # > 0: the gthread worker with this many threads per worker
     port: int = 0
     proc: subprocess.Popen | None = None
 
@@ -283,8 +293,11 @@ class Gunicorn:
                 "config.wsgi:application",
                 "-w",
                 str(self.workers),
-                "-k",
-                "sync",
+                *(
+                    ["-k", "gthread", "--threads", str(self.threads)]
+                    if self.threads
+                    else ["-k", "sync"]
+                ),
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "--timeout",

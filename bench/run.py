@@ -6,6 +6,8 @@
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/provena_bench;
 the database is dropped and recreated) and Redis (BENCH_REDIS_URL, default db 3), and wrk.
+The warehouse and orders sections use databases of their own (see bench/warehouse.py and
+bench/orders.py for BENCH_WAREHOUSE_DATABASE_URL, BENCH_ORDERS_DATABASE_URL, BENCH_ORDERS_NOTIFY).
 Exit status: 0 when the run completed (targets are reported PASS/FAIL, not enforced),
 2 on an error that stopped it, 130 when interrupted.
 """
@@ -31,8 +33,8 @@ from bench.harness import (  # noqa: E402 - the repository must be importable fi
     stop_all_children,
 )
 
-# Section name -> module with `run(args) -> int`. Later: "warehouse", "checkout".
-SECTIONS = {"catalog": "bench.catalog", "warehouse": "bench.warehouse"}
+# Section name -> module with `run(args) -> int`.
+SECTIONS = {"catalog": "bench.catalog", "warehouse": "bench.warehouse", "orders": "bench.orders"}
 
 
 def _sizes(text: str) -> list[int]:

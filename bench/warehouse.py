@@ -23,6 +23,7 @@ from bench.harness import (
     log,
     make_var_dir,
     manage,
+    recreate_database,
     table,
     write_json,
 )
@@ -43,11 +44,7 @@ def run(args) -> int:
         "movements": 100_000 if quick else 1_000_000,
     }
     log(f"warehouse: fresh database {db.name}")
-    try:
-        db.drop()
-        db.create()
-    except Exception as exc:
-        raise BenchError(f"cannot (re)create {db.name}: {exc}") from exc
+    recreate_database(db)
     var_dir = make_var_dir()
     env = bench_env(database_url=url, redis_url=args.redis_url, var_dir=var_dir)
     log(f"warehouse: migrate ({manage(env, 'migrate', '--noinput')} s)")

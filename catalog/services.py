@@ -309,10 +309,8 @@ def product_delete(*, product: Product) -> None:
 def product_rating_set(*, product: Product, avg: Decimal | None, count: int) -> Product:
     """Store a product's rating summary (the survey module's figures); pages show it at once."""
     if count < 0 or (avg is None) != (count == 0) or (avg is not None and not 1 <= avg <= 5):
-        raise DomainError(
-            _("A rating summary needs an average from 1 to 5 and the number of ratings."),
-            code="bad_rating",
-        )
+        # The survey module computes these: a bad summary is a bug there, not a buyer's input.
+        raise ValueError(f"bad rating summary: average {avg}, count {count}")
     with transaction.atomic():
         Product.objects.filter(pk=product.pk).update(rating_avg=avg, rating_count=count)
         _catalog_changed()

@@ -309,3 +309,18 @@ def test_exchange_rates_ensure_defaults_never_overwrites(rates):
 
     assert ExchangeRate.objects.count() == 8
     assert ExchangeRate.objects.get(currency="USD").cny_per_unit == Decimal("7.25")
+
+
+@pytest.mark.parametrize(
+    ("avg", "count"), [("5.50", 3), ("0.50", 3), ("4.00", 0), (None, 2), ("4.00", -1)]
+)
+def test_product_rating_set_refuses_an_impossible_summary(avg, count):
+    product = ProductFactory()
+
+    with pytest.raises(ValueError, match="bad rating summary"):
+        services.product_rating_set(
+            product=product, avg=None if avg is None else Decimal(avg), count=count
+        )
+
+    product.refresh_from_db()
+    assert (product.rating_avg, product.rating_count) == (None, 0)

@@ -128,6 +128,8 @@ _ORDER_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("orders", "orderline", ("view",)),
         ("orders", "payment", ("view",)),
         ("orders", "refund", ("view",)),
+        ("logistics", "shipment", ("view",)),
+        ("logistics", "customsdeclaration", ("view",)),
     ],
     PLATFORM_ADMIN: [
         ("orders", "order", ("view",)),
@@ -140,6 +142,9 @@ _ORDER_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("logistics", "regimerule", ("add", "change", "view")),
         ("logistics", "taxrate", ("add", "change", "view")),
         ("logistics", "shippingmethod", ("add", "change", "view")),
+        ("logistics", "shipment", ("view",)),
+        ("logistics", "customsdeclaration", ("view",)),
+        ("warehouse", "parcel", ("view",)),
     ],
 }
 for _role, _entries in _ORDER_PERMISSIONS.items():

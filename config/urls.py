@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from core import views as core_views
+from logistics import views as logistics_views
 from orders import views as orders_views
 
 admin.site.site_header = _("Provena administration")
@@ -22,6 +23,11 @@ urlpatterns = [
     path("", include("authenticity.urls")),
     path("", include("orders.urls")),
     path("webhooks/payments/<str:gateway>/", orders_views.payment_webhook, name="payment_webhook"),
+    path(
+        "webhooks/carriers/<str:carrier>/",
+        logistics_views.carrier_webhook,
+        name="carrier_webhook",
+    ),
     path("", include("catalog.urls")),
 ]
 if settings.DEBUG:

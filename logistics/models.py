@@ -209,3 +209,139 @@ class ShippingMethod(models.Model):
         if self.name_zh and (get_language() or "").lower().startswith("zh"):
             return self.name_zh
         return self.name
+
+
+# Carriers and tracking ----------------------------------------------------------------------
+
+
+class TrackingStatus(models.TextChoices):
+    INFO_RECEIVED = "info_received", _("Information received")
+    IN_TRANSIT = "in_transit", _("In transit")
+    CUSTOMS_PROCESSING = "customs_processing", _("Customs processing")
+    CUSTOMS_RELEASED = "customs_released", _("Released by customs")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    DELIVERED = "delivered", _("Delivered")
+    EXCEPTION = "exception", _("Exception")
+    RETURNED_TO_SENDER = "returned_to_sender", _("Returned to sender")
+
+
+# A shipment's status only moves forward along this order; an exception is recorded beside it.
+TRACKING_RANK = {
+    TrackingStatus.INFO_RECEIVED: 1,
+    TrackingStatus.IN_TRANSIT: 2,
+    TrackingStatus.CUSTOMS_PROCESSING: 3,
+    TrackingStatus.CUSTOMS_RELEASED: 4,
+    TrackingStatus.OUT_FOR_DELIVERY: 5,
+    TrackingStatus.DELIVERED: 6,
+    TrackingStatus.RETURNED_TO_SENDER: 6,
+}
+
+
+class Shipment(models.Model):
+    """A parcel in a carrier's hands under its waybill number."""
+
+    carrier_code = models.CharField(_("carrier"), max_length=20)
+    waybill = models.CharField(_("waybill"), max_length=60)
+    parcel_code = models.CharField(_("parcel"), max_length=16, unique=True)
+    order_ref = models.CharField(_("order"), max_length=20, db_index=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=TrackingStatus.choices,
+        default=TrackingStatus.INFO_RECEIVED,
+    )
+    exception_note = models.CharField(_("last exception"), max_length=200, blank=True)
+    handed_over_at = models.DateTimeField(_("handed to the carrier"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier_code", "waybill"], name="one_shipment_per_waybill"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TrackingStatus.values), name="shipment_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_code} {self.waybill}"
+
+
+class TrackingEvent(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="events")
+    event_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=TrackingStatus.choices)
+    description = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "event_id"], name="one_tracking_event_per_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} {self.status}"
+
+
+# Customs declarations ------------------------------------------------------------------------
+
+
+class DeclarationStatus(models.TextChoices):
+    MISMATCH = "mismatch", _("Documents disagree")
+    SUBMITTED = "submitted", _("Submitted")
+    RELEASED = "released", _("Released")
+    REJECTED = "rejected", _("Rejected")
+
+
+class CustomsDeclaration(models.Model):
+    """The order, payment and waybill documents of one cross-border order, checked against each
+    other and declared; customs releases or rejects it."""
+
+    order_ref = models.CharField(_("order"), max_length=20, unique=True)
+    regime_code = models.CharField(_("customs regime"), max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=DeclarationStatus.choices)
+    order_document = models.JSONField(_("order document"), default=dict)
+    payment_document = models.JSONField(_("payment document"), default=dict)
+    waybill_document = models.JSONField(_("waybill document"), default=dict)
+    mismatches = models.JSONField(_("disagreements"), default=list)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    authority_ref = models.CharField(_("customs reference"), max_length=40, blank=True)
+    submissions = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customs declaration")
+        verbose_name_plural = _("customs declarations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order_ref} {self.status}"
+
+
+class CustomsEvent(models.Model):
+    declaration = models.ForeignKey(
+        CustomsDeclaration, on_delete=models.PROTECT, related_name="events"
+    )
+    status = models.CharField(max_length=10, choices=DeclarationStatus.choices)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_id} {self.status}"

@@ -10,14 +10,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.money import cents, format_money
 
-from .models import CustomsRegime, DutiableBasis, RegimeRule, ShippingMethod, TaxRate
+from .models import (
+    CustomsDeclaration,
+    CustomsRegime,
+    DutiableBasis,
+    RegimeRule,
+    Shipment,
+    ShippingMethod,
+    TaxRate,
+    TrackingEvent,
+)
 
 ZERO = Decimal(0)
 
@@ -250,3 +260,44 @@ def landed_cost(
         headings = {line.hs_code[:6] for line in lines}
         cost.duty = cents(rule.duty_per_tariff_heading * len(headings) / to_regime)
     return cost
+
+
+def regime_get(*, code: str) -> CustomsRegime | None:
+    return CustomsRegime.objects.filter(code=code).first()
+
+
+def declaration_for(*, order_ref: str) -> CustomsDeclaration | None:
+    return CustomsDeclaration.objects.filter(order_ref=order_ref).first()
+
+
+def declarations_for(*, order_refs: list[str]) -> dict[str, CustomsDeclaration]:
+    return {d.order_ref: d for d in CustomsDeclaration.objects.filter(order_ref__in=order_refs)}
+
+
+def shipments_for_order(*, order_ref: str) -> list[Shipment]:
+    """The order's shipments with their tracking events (2 queries)."""
+    return list(
+        Shipment.objects.filter(order_ref=order_ref)
+        .prefetch_related(
+            Prefetch("events", queryset=TrackingEvent.objects.order_by("occurred_at", "id"))
+        )
+        .order_by("created_at")
+    )
+
+
+def shipment_for_parcel(*, parcel_code: str) -> Shipment | None:
+    return Shipment.objects.filter(parcel_code=parcel_code).first()
+
+
+def tracking_expression(*, order_ref_field: str) -> Any:
+    """ORM expression: "<waybill> · <status>" of the order's latest shipment ('' if none)."""
+    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce, Concat
+
+    latest = Shipment.objects.filter(order_ref=OuterRef(order_ref_field)).order_by("-created_at")
+    return Coalesce(
+        Subquery(
+            latest.annotate(label=Concat("waybill", Value(" · "), "status")).values("label")[:1]
+        ),
+        Value(""),
+    )

@@ -13,6 +13,7 @@ from django.utils.translation import ngettext
 
 from core.admin import MerchantScopedAdmin, ReadOnlyAdmin, is_platform_staff
 from core.errors import DomainError
+from logistics import selectors as logistics_selectors
 
 from . import services
 from .models import Order, OrderEvent, OrderLine, Payment, PaymentCallback, Refund, StockNotice
@@ -84,6 +85,7 @@ class OrderLineAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
         "unit_price",
         "status",
         "order_status",
+        "tracking",
         "order_placed",
     ]
     list_filter = ["status", "order__status"]
@@ -112,6 +114,20 @@ class OrderLineAdmin(ReadOnlyAdmin, MerchantScopedAdmin):
     @admin.display(description=_("order status"))
     def order_status(self, line: OrderLine) -> str:
         return line.order.get_status_display()
+
+    def get_queryset(self, request: HttpRequest):
+        # The latest waybill and tracking status of each line's order: one subquery, no N+1.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tracking=logistics_selectors.tracking_expression(order_ref_field="order__number")
+            )
+        )
+
+    @admin.display(description=_("waybill and tracking"))
+    def tracking(self, line: OrderLine) -> str:
+        return line.tracking or "—"
 
     @admin.display(description=_("placed at"), ordering="order__created_at")
     def order_placed(self, line: OrderLine) -> Any:

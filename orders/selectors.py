@@ -140,6 +140,25 @@ def order_display_total(order: Order) -> Decimal | None:
     return cents(order.total / Decimal(snapshot["rate"]))
 
 
+SHIPPING_STATES = frozenset(
+    {
+        OrderStatus.PACKED,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.COMPLETED,
+        OrderStatus.PARTIALLY_REFUNDED,
+        OrderStatus.REFUNDED,
+    }
+)
+
+
+def order_shipments(order: Order) -> list[Any]:
+    """The order's parcels in the carriers' hands with their tracking (none before packing)."""
+    if order.status not in SHIPPING_STATES:
+        return []
+    return logistics_selectors.shipments_for_order(order_ref=order.number)
+
+
 def order_is_cancellable(order: Order) -> bool:
     return order.status in CANCELLABLE
 
@@ -187,3 +206,73 @@ def shipping_options(*, country: str, weight_grams: int) -> list[tuple[Any, Deci
         (method, logistics_selectors.shipping_price(method=method, weight_grams=weight_grams))
         for method in logistics_selectors.shipping_methods_for(country=country)
     ]
+
+
+# Fulfilment (the warehouse stations) -----------------------------------------------------
+
+
+@dataclass
+class PickRow:
+    order_number: str
+    line: OrderLine
+    quantity: int
+    picked: int
+    packed: int
+    bins: list[tuple[str, int]]
+
+    @property
+    def first_bin(self) -> str:
+        return self.bins[0][0] if self.bins else "~"
+
+
+def orders_to_fulfil(*, limit: int = 50) -> list[Order]:
+    """Paid orders still to pick or pack, the longest-waiting first."""
+    from .states import OPEN_FOR_FULFILMENT
+
+    return list(
+        Order.objects.filter(status__in=OPEN_FOR_FULFILMENT)
+        .order_by("paid_at", "id")
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.exclude(status="cancelled").order_by("id"))
+        )[:limit]
+    )
+
+
+def orders_packed(*, limit: int = 50) -> list[Order]:
+    return list(Order.objects.filter(status=OrderStatus.PACKED).order_by("updated_at")[:limit])
+
+
+def order_for_fulfilment(*, number: str) -> Order | None:
+    return (
+        Order.objects.filter(number=(number or "").strip().upper())
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.exclude(status="cancelled").order_by("id"))
+        )
+        .first()
+    )
+
+
+def pick_rows(*, orders: list[Order]) -> list[PickRow]:
+    """Every open line of these orders with its progress and bins, sorted by the first bin."""
+    lines = [
+        (order.number, line)
+        for order in orders
+        for line in order.lines.all()
+        if line.reservation_id and line.status != "cancelled"
+    ]
+    progress = warehouse_selectors.reservation_progress(
+        reservation_ids=[line.reservation_id for _n, line in lines]
+    )
+    bins = warehouse_selectors.pick_locations(product_ids={line.product_id for _n, line in lines})
+    rows = [
+        PickRow(
+            number,
+            line,
+            line.quantity,
+            progress[line.reservation_id].picked if line.reservation_id in progress else 0,
+            progress[line.reservation_id].packed if line.reservation_id in progress else 0,
+            bins.get(line.product_id, []),
+        )
+        for number, line in lines
+    ]
+    return sorted(rows, key=lambda row: (row.picked >= row.quantity, row.first_bin))

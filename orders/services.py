@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import selectors as accounts_selectors
 from catalog import selectors as catalog_selectors
@@ -25,6 +26,7 @@ from core.errors import DomainError, NotFoundError
 from core.money import cents
 from core.validators import mask_id_number, normalize_cn_resident_id
 from logistics import selectors as logistics_selectors
+from logistics import services as logistics_services
 from warehouse import selectors as warehouse_selectors
 from warehouse import services as warehouse_services
 
@@ -748,3 +750,252 @@ def stock_notice_request(*, user: Any, product_id: int) -> StockNotice:
     except IntegrityError:
         notice = StockNotice.objects.get(user=user, product_id=product.pk, notified_at=None)
     return notice
+
+
+# Fulfilment: pick, pack and ship by item number (the warehouse stations call these) ----------
+
+
+def _fulfilment_order(order_number: str) -> Order:
+    order = Order.objects.select_for_update().filter(number=order_number.strip().upper()).first()
+    if order is None:
+        raise NotFoundError(
+            _("No order has the number “%(number)s”.") % {"number": order_number},
+            code="unknown_order",
+        )
+    return order
+
+
+def _open_lines(order: Order) -> list[OrderLine]:
+    return [
+        line
+        for line in order.lines.exclude(status=LineStatus.CANCELLED).order_by("id")
+        if line.reservation_id
+    ]
+
+
+def fulfil_pick(*, order_number: str, item_number: str, actor: Any) -> OrderLine:
+    """Pick a scanned unit for the order: it must be available and of a product still to pick."""
+    with transaction.atomic():
+        order = _fulfilment_order(order_number)
+        if order.status not in (
+            OrderStatus.PAID,
+            OrderStatus.PARTIALLY_REFUNDED,
+            OrderStatus.ALLOCATED,
+        ):
+            raise DomainError(
+                _("Order %(number)s is %(status)s: there is nothing to pick.")
+                % {"number": order.number, "status": order.get_status_display()},
+                code="not_pickable",
+            )
+        unit = warehouse_selectors.unit_get(item_number=item_number)
+        if unit is None:
+            raise DomainError(
+                _("No unit has the item number “%(item)s”.") % {"item": item_number},
+                code="unknown_unit",
+            )
+        lines = _open_lines(order)
+        progress = warehouse_selectors.reservation_progress(
+            reservation_ids=[line.reservation_id for line in lines]
+        )
+        wanted = [line for line in lines if line.product_id == unit.product_id]
+        if not wanted:
+            raise DomainError(
+                _("%(item)s is %(product)s, which this order does not contain.")
+                % {"item": unit.item_number, "product": unit.product.name},
+                code="wrong_product",
+            )
+        line = next((ln for ln in wanted if progress[ln.reservation_id].to_pick > 0), None)
+        if line is None:
+            raise DomainError(
+                _("Every unit of %(product)s for this order is picked already.")
+                % {"product": unit.product.name},
+                code="nothing_to_pick",
+            )
+        warehouse_services.unit_pick(
+            item_number=unit.item_number, reservation_id=line.reservation_id, actor=actor
+        )
+        if order.status != OrderStatus.ALLOCATED:
+            _transition(order, OrderStatus.ALLOCATED, actor=actor, note=_("Picking started."))
+    return line
+
+
+def fulfil_pack_scan(*, order_number: str, item_number: str, actor: Any) -> Any:
+    """Put a scanned unit into the order's open parcel (a wrong, duplicate or shipped unit is
+    refused with the reason)."""
+    with transaction.atomic():
+        order = _fulfilment_order(order_number)
+        if order.status != OrderStatus.ALLOCATED:
+            raise DomainError(
+                _("Order %(number)s is %(status)s: it cannot be packed now.")
+                % {"number": order.number, "status": order.get_status_display()},
+                code="not_packable",
+            )
+        parcel = warehouse_services.parcel_open(order_ref=order.number, actor=actor)
+        warehouse_services.parcel_add_unit(
+            parcel_code=parcel.code,
+            item_number=item_number,
+            reservation_ids=[line.reservation_id for line in _open_lines(order)],
+            actor=actor,
+        )
+    return parcel
+
+
+def _documents(order: Order, payment: Payment | None, shipment: Any, parcel: Any) -> tuple:
+    """The order, payment and waybill documents (CEB311 / CEB411 / CEB511 in substance)."""
+    order_doc = {
+        "order_no": order.number,
+        "goods_value": str(order.goods_total),
+        "freight": str(order.shipping_total),
+        "tax_total": str(order.tax_total + order.duty_total),
+        "discount": "0.00",
+        "actual_paid": str(order.total),
+        "currency": order.currency,
+        "orderer_name": order.orderer_name,
+        "orderer_id_index": order.orderer_id_index,
+        "orderer_id_masked": order.orderer_id_masked,
+        "consignee": order.recipient,
+        "consignee_phone": order.phone,
+        "consignee_address": f"{order.province} {order.city} {order.district} {order.line1}",
+        "lines": [
+            {
+                "hs_code": line.hs_code,
+                "name": line.product_name,
+                "quantity": line.quantity,
+                "price": str(line.unit_price),
+                "total": str(line.goods_total),
+            }
+            for line in _open_lines(order)
+        ],
+    }
+    payment_doc = {
+        "order_no": order.number,
+        "pay_transaction_id": payment.gateway_trade_no if payment else "",
+        "amount_paid": str(payment.amount) if payment else "0",
+        "currency": payment.currency if payment else "",
+        "payer_name": payment.payer_name if payment else "",
+        "paid_at": payment.paid_at.isoformat() if payment and payment.paid_at else "",
+    }
+    waybill_doc = {
+        "order_no": order.number,
+        "carrier": shipment.carrier_code,
+        "logistics_no": shipment.waybill,
+        "weight_grams": parcel.weight_grams,
+        "consignee": order.recipient,
+        "consignee_phone": order.phone,
+    }
+    return order_doc, payment_doc, waybill_doc
+
+
+def fulfil_pack_close(*, order_number: str, weight_grams: int, actor: Any) -> Any:
+    """The order's units are all in the parcel: weigh it, book the carrier, declare to customs."""
+    with transaction.atomic():
+        order = _fulfilment_order(order_number)
+        if order.status == OrderStatus.PACKED:
+            return warehouse_selectors.parcels_for_order(order_ref=order.number)[-1]
+        if order.status != OrderStatus.ALLOCATED:
+            raise DomainError(
+                _("Order %(number)s is %(status)s: it cannot be packed now.")
+                % {"number": order.number, "status": order.get_status_display()},
+                code="not_packable",
+            )
+        lines = _open_lines(order)
+        progress = warehouse_selectors.reservation_progress(
+            reservation_ids=[line.reservation_id for line in lines]
+        )
+        missing = sum(line.quantity - progress[line.reservation_id].packed for line in lines)
+        if missing:
+            raise DomainError(
+                ngettext(
+                    "%(n)s unit of this order is not in the parcel yet.",
+                    "%(n)s units of this order are not in the parcel yet.",
+                    missing,
+                )
+                % {"n": missing},
+                code="not_all_packed",
+            )
+        parcel = warehouse_services.parcel_open(order_ref=order.number, actor=actor)
+        parcel = warehouse_services.parcel_close(
+            parcel_code=parcel.code, weight_grams=weight_grams, actor=actor
+        )
+        shipment = logistics_services.shipment_create(
+            parcel_code=parcel.code,
+            order_ref=order.number,
+            weight_grams=weight_grams,
+            consignee={"name": order.recipient, "phone": order.phone, "country": order.country},
+        )
+        parcel = warehouse_services.parcel_set_waybill(
+            parcel_code=parcel.code, carrier_code=shipment.carrier_code, waybill=shipment.waybill
+        )
+        regime = logistics_selectors.regime_get(code=order.regime_code)
+        if regime is not None and regime.requires_orderer_identity:
+            paid = order.payments.filter(status=PaymentStatus.PAID).first()
+            order_doc, payment_doc, waybill_doc = _documents(order, paid, shipment, parcel)
+            logistics_services.declaration_file(
+                order_ref=order.number,
+                regime_code=order.regime_code,
+                order_document=order_doc,
+                payment_document=payment_doc,
+                waybill_document=waybill_doc,
+            )
+        _transition(order, OrderStatus.PACKED, actor=actor, note=shipment.waybill)
+    return parcel
+
+
+def fulfil_ship(*, parcel_code: str, actor: Any) -> Order:
+    """Handover at the ship station: units shipped, tracking starts, the buyer's order shipped."""
+    parcel = warehouse_selectors.parcel_get(code=parcel_code)
+    if parcel is None:
+        raise DomainError(
+            _("No parcel has the code “%(code)s”.") % {"code": parcel_code}, code="unknown_parcel"
+        )
+    with transaction.atomic():
+        order = _fulfilment_order(parcel.order_ref)
+        if order.status == OrderStatus.SHIPPED and parcel.status == "shipped":
+            return order
+        if order.status != OrderStatus.PACKED:
+            raise DomainError(
+                _("Order %(number)s is %(status)s: this parcel must not ship.")
+                % {"number": order.number, "status": order.get_status_display()},
+                code="not_shippable",
+            )
+        regime = logistics_selectors.regime_get(code=order.regime_code)
+        if regime is not None and regime.requires_orderer_identity:
+            declaration = logistics_selectors.declaration_for(order_ref=order.number)
+            if declaration is None or declaration.status != "released":
+                reason = declaration.reason if declaration else ""
+                raise DomainError(
+                    _("Customs has not released order %(number)s (%(status)s). %(reason)s")
+                    % {
+                        "number": order.number,
+                        "status": declaration.get_status_display() if declaration else "—",
+                        "reason": reason,
+                    },
+                    code="customs_not_released",
+                )
+        parcel = warehouse_services.parcel_ship(parcel_code=parcel.code, actor=actor)
+        logistics_services.shipment_handed_over(parcel_code=parcel.code)
+        _transition(order, OrderStatus.SHIPPED, actor=actor, note=parcel.waybill)
+    return order
+
+
+def parcel_delivered(*, order_ref: str, parcel_code: str) -> None:
+    """The carrier delivered a parcel (called inside logistics' transaction)."""
+    warehouse_services.parcel_deliver(parcel_code=parcel_code)
+    order = _fulfilment_order(order_ref)
+    parcels = warehouse_selectors.parcels_for_order(order_ref=order_ref)
+    if all(p.status in ("delivered", "cancelled") for p in parcels):
+        _transition(order, OrderStatus.DELIVERED, note=_("Delivered by the carrier."))
+
+
+def order_customs_rejected(*, order_ref: str, reason: str) -> None:
+    """Customs refused the declaration: the parcel is unpacked, the order cancelled and refunded."""
+    order = _fulfilment_order(order_ref)
+    if order.status not in (OrderStatus.PACKED, OrderStatus.ALLOCATED):
+        return
+    for parcel in warehouse_selectors.parcels_for_order(order_ref=order_ref):
+        warehouse_services.parcel_unpack(
+            parcel_code=parcel.code, actor=None, note=f"customs rejected {order_ref}"
+        )
+    _cancel_locked(
+        order, actor=None, reason=_("Customs rejected the order: %(reason)s") % {"reason": reason}
+    )

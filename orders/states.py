@@ -28,7 +28,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PAID: frozenset({S.ALLOCATED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.ALLOCATED, S.CANCELLED, S.REFUNDED, S.PACKED}),
     S.ALLOCATED: frozenset({S.PACKED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PACKED: frozenset({S.SHIPPED}),
+    S.PACKED: frozenset({S.SHIPPED, S.CANCELLED}),  # cancelled: customs refused the order
     S.SHIPPED: frozenset({S.DELIVERED}),
     S.DELIVERED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -40,6 +40,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 CANCELLABLE = frozenset({S.PENDING_PAYMENT, S.PAID, S.PARTIALLY_REFUNDED, S.ALLOCATED})
 # Orders whose goods the buyer has paid for and not had back: they count toward the quota.
 OPEN_FOR_FULFILMENT = frozenset({S.PAID, S.PARTIALLY_REFUNDED, S.ALLOCATED})
+# Orders the pick station works on: paid, with lines still to pick or pack.
+TO_FULFIL = OPEN_FOR_FULFILMENT
 
 
 def can_transition(from_status: str, to_status: str) -> bool:

@@ -376,6 +376,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             "refunds": list(order.refunds.all()),
             "cancellable": selectors.order_is_cancellable(order),
             "display_total": selectors.order_display_total(order),
+            "shipments": selectors.order_shipments(order),
             "awaits_payment": selectors.order_awaits_payment(order),
             "paid_payment": next(
                 (p for p in order.payments.all() if p.status == PaymentStatus.PAID), None

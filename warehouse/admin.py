@@ -30,6 +30,7 @@ from .models import (
     InboundStatus,
     Location,
     OutOfStockRecord,
+    Parcel,
     ProductStock,
     StockUnit,
     UnitMovement,
@@ -547,3 +548,34 @@ class LocationAdmin(ServiceErrorsAsMessages, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.location_save(location=obj)
+
+
+# Parcels (platform staff read them; the pack and ship stations write them) -------------------
+
+
+@admin.register(Parcel)
+class ParcelAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ["code", "order_ref", "status", "weight_grams", "carrier_code", "waybill"]
+    list_filter = ["status", "carrier_code"]
+    search_fields = ["code", "order_ref", "waybill"]
+    fields = [
+        "code",
+        "order_ref",
+        "status",
+        "weight_grams",
+        "carrier_code",
+        "waybill",
+        "opened_by",
+        "opened_at",
+        "packed_at",
+        "shipped_by",
+        "shipped_at",
+        "delivered_at",
+    ]
+    readonly_fields = fields
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_platform_staff(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_platform_staff(request.user)

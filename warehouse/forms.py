@@ -214,3 +214,40 @@ class CountStartForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.locations = {location.pk: location for location in locations}
         self.fields["location"].choices = [(location.pk, str(location)) for location in locations]
+
+
+class OrderNumberForm(forms.Form):
+    order = forms.CharField(
+        label=_("Order number"),
+        max_length=20,
+        widget=ScanInput(attrs={**SCAN_ATTRS, "placeholder": "PV…"}),
+    )
+
+    def clean_order(self) -> str:
+        return self.cleaned_data["order"].strip().upper()
+
+
+class ParcelCodeForm(forms.Form):
+    parcel = forms.CharField(
+        label=_("Parcel code"),
+        max_length=16,
+        widget=ScanInput(attrs={**SCAN_ATTRS, "placeholder": "PK…"}),
+    )
+
+    def clean_parcel(self) -> str:
+        return self.cleaned_data["parcel"].strip().upper()
+
+
+class WeightForm(forms.Form):
+    weight_grams = forms.IntegerField(
+        label=_("Weight (g)"),
+        min_value=1,
+        max_value=70_000,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "count-input"}),
+        error_messages={
+            "required": _("Enter the parcel's weight in grams."),
+            "invalid": _("Enter the weight as a whole number of grams."),
+            "min_value": _("Enter the parcel's weight in grams (1 to 70,000)."),
+            "max_value": _("Enter the parcel's weight in grams (1 to 70,000)."),
+        },
+    )

@@ -176,3 +176,87 @@ def render_labels(labels: Iterable[UnitLabel], *, title: str = "Provena labels")
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+# Parcels: the carrier label (100 x 150 mm, the usual thermal label) and the packing slip (A5) ---
+
+PARCEL_W, PARCEL_H = 100 * mm, 150 * mm
+PARCEL_DOCUMENTS = ("label", "slip")
+A5_W, A5_H = 148 * mm, 210 * mm
+
+
+def _text(canvas: Canvas, x: float, y: float, text: str, size: float, bold: bool = False) -> None:
+    font = _font_for(text, LATIN_BOLD if bold else LATIN)
+    canvas.setFont(font, size)
+    canvas.drawString(x, y, text)
+
+
+def _parcel_label(canvas: Canvas, parcel, order) -> None:
+    left, top = 5 * mm, PARCEL_H - 8 * mm
+    _text(canvas, left, top, f"{parcel.carrier_code.upper()}  ·  {parcel.waybill}", 11, bold=True)
+    barcode = Code128(parcel.waybill, barHeight=22 * mm, barWidth=0.45 * mm, humanReadable=True)
+    barcode.drawOn(canvas, left, top - 32 * mm)
+    y = top - 42 * mm
+    _text(canvas, left, y, "TO", 8, bold=True)
+    for line in (
+        order.recipient,
+        order.phone,
+        order.line1,
+        f"{order.district} {order.city}".strip(),
+        f"{order.province} {order.postal_code} {order.country}".strip(),
+    ):
+        y -= 6 * mm
+        _text(canvas, left, y, line, 11)
+    y -= 10 * mm
+    _text(canvas, left, y, "FROM  Provena bonded warehouse", 8)
+    y -= 5 * mm
+    weight = f"{(parcel.weight_grams or 0) / 1000:.2f} kg"
+    _text(canvas, left, y, f"Order {order.number}  ·  {weight}  ·  {parcel.code}", 8)
+    parcel_code = Code128(parcel.code, barHeight=12 * mm, barWidth=0.4 * mm, humanReadable=True)
+    parcel_code.drawOn(canvas, left, 8 * mm)
+
+
+def _packing_slip(canvas: Canvas, parcel, order, units) -> None:
+    left, y = 12 * mm, A5_H - 15 * mm
+    _text(canvas, left, y, f"Provena · Order {order.number}", 13, bold=True)
+    y -= 7 * mm
+    _text(canvas, left, y, f"Parcel {parcel.code} · {parcel.carrier_code} {parcel.waybill}", 9)
+    y -= 5 * mm
+    _text(canvas, left, y, order.recipient, 9)
+    y -= 10 * mm
+    _text(canvas, left, y, "Item number", 8, bold=True)
+    _text(canvas, left + 40 * mm, y, "Product", 8, bold=True)
+    for unit in units:
+        y -= 6 * mm
+        if y < 25 * mm:
+            canvas.showPage()
+            y = A5_H - 15 * mm
+        _text(canvas, left, y, unit.item_number, 9)
+        name_font = _font_for(unit.product.name, LATIN)
+        canvas.setFont(name_font, 9)
+        canvas.drawString(left + 40 * mm, y, _fit(unit.product.name, name_font, 9, 84 * mm))
+    y -= 12 * mm
+    for line in (
+        "Every item carries its own label. Check it at /verify/ with the code on the label:",
+        "a genuine unit shows its appraisal and its chain of custody.",
+    ):
+        _text(canvas, left, y, line, 8)
+        y -= 4.5 * mm
+
+
+def render_parcel_document(*, kind: str, parcel, order, units) -> bytes:
+    """`label` (the carrier's shipping label) or `slip` (the packing slip listing item numbers)."""
+    if kind not in PARCEL_DOCUMENTS:
+        raise ValueError(kind)
+    buffer = BytesIO()
+    size = (PARCEL_W, PARCEL_H) if kind == "label" else (A5_W, A5_H)
+    canvas = Canvas(buffer, pagesize=size, pageCompression=1)
+    canvas.setTitle(f"{parcel.code} {kind}")
+    canvas.setAuthor("Provena")
+    if kind == "label":
+        _parcel_label(canvas, parcel, order)
+    else:
+        _packing_slip(canvas, parcel, order, units)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

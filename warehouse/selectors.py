@@ -12,8 +12,10 @@ from .models import (
     InboundShipment,
     Location,
     OutOfStockRecord,
+    Parcel,
     ProductStock,
     Receipt,
+    Reservation,
     StockCount,
     StockCountScan,
     StockUnit,
@@ -269,3 +271,69 @@ def stock_counts_recent(*, limit: int = 20) -> list[StockCount]:
             "-status", "-started_at", "-id"
         )[:limit]
     )
+
+
+# Picking, packing, outbound -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReservationProgress:
+    quantity: int
+    picked: int
+    packed: int  # units of the reservation in a parcel (packed, shipped or delivered)
+
+    @property
+    def to_pick(self) -> int:
+        return self.quantity - self.picked
+
+
+def reservation_progress(*, reservation_ids: Iterable[int]) -> dict[int, ReservationProgress]:
+    """Per reservation: how many units were ordered, picked and packed (2 queries)."""
+    ids = list(reservation_ids)
+    packed = dict(
+        StockUnit.objects.filter(reservation_id__in=ids, parcel__isnull=False)
+        .values("reservation_id")
+        .annotate(n=Count("id"))
+        .values_list("reservation_id", "n")
+    )
+    return {
+        r.pk: ReservationProgress(r.quantity, r.picked, packed.get(r.pk, 0))
+        for r in Reservation.objects.filter(pk__in=ids)
+    }
+
+
+def pick_locations(*, product_ids: Iterable[int]) -> dict[int, list[tuple[str, int]]]:
+    """Where available units of each product are: [(location code, units)], by bin order."""
+    rows = (
+        StockUnit.objects.filter(product_id__in=list(product_ids), status=UnitStatus.AVAILABLE)
+        .values("product_id", "location__code", "location__position")
+        .annotate(n=Count("id"))
+        .order_by("location__position", "location__code")
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for row in rows:
+        found.setdefault(row["product_id"], []).append((row["location__code"], row["n"]))
+    return found
+
+
+def units_for_reservations(*, reservation_ids: Iterable[int]) -> list[StockUnit]:
+    return list(
+        StockUnit.objects.filter(reservation_id__in=list(reservation_ids))
+        .select_related("location", "parcel")
+        .order_by("pk")
+    )
+
+
+def parcel_get(*, code: str) -> Parcel | None:
+    return Parcel.objects.filter(code=(code or "").strip().upper()).first()
+
+
+def parcels_for_order(*, order_ref: str) -> list[Parcel]:
+    return list(Parcel.objects.filter(order_ref=order_ref).order_by("opened_at"))
+
+
+def parcels_for_orders(*, order_refs: Iterable[str]) -> dict[str, list[Parcel]]:
+    found: dict[str, list[Parcel]] = {}
+    for parcel in Parcel.objects.filter(order_ref__in=list(order_refs)).order_by("opened_at"):
+        found.setdefault(parcel.order_ref, []).append(parcel)
+    return found

@@ -17,4 +17,14 @@ urlpatterns = [
     path("count/", views.count_start, name="count_start"),
     path("count/<int:pk>/", views.count_detail, name="count_detail"),
     path("count/<int:pk>/close/", views.count_close, name="count_close"),
+    path("pick/", views.pick_start, name="pick_start"),
+    path("pick/<str:numbers>/", views.pick, name="pick"),
+    path("pack/", views.pack_start, name="pack_start"),
+    path("pack/<str:number>/", views.pack, name="pack"),
+    path(
+        "parcels/<str:code>/<str:kind>.pdf",
+        views.parcel_document,
+        name="parcel_document",
+    ),
+    path("ship/", views.ship, name="ship"),
 ]

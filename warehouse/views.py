@@ -1,4 +1,5 @@
-"""The warehouse stations: dashboard, unit history, receiving, labels and cycle counts.
+"""The warehouse stations: dashboard, unit history, receiving, labels, cycle counts, and the
+pick, pack and ship stations.
 
 Built for a barcode scanner, which types the code and presses Enter: every page has one scan box
 with the focus, and every outcome is a message in a live region. Each view parses with a form,
@@ -20,6 +21,9 @@ from accounts import roles
 from catalog.selectors import products_of_merchant
 from core.errors import DomainError
 from core.permissions import role_required
+from logistics import selectors as logistics_selectors
+from orders import selectors as orders_selectors
+from orders import services as orders_services
 
 from . import selectors, services
 from .codes import normalize_item_number
@@ -27,13 +31,16 @@ from .forms import (
     CountStartForm,
     DamageForm,
     ItemNumberForm,
+    OrderNumberForm,
+    ParcelCodeForm,
     ReceiveForm,
     ReferenceForm,
     RelocateForm,
     StockSearchForm,
+    WeightForm,
     normalize_reference,
 )
-from .labels import render_labels
+from .labels import PARCEL_DOCUMENTS, render_labels, render_parcel_document
 from .models import InboundShipment
 from .states import STATUS_LOCATION_USAGES
 
@@ -433,3 +440,201 @@ def count_close(request: HttpRequest, pk: int) -> HttpResponse:
             },
         )
     return redirect(reverse("warehouse:count_detail", kwargs={"pk": pk}))
+
+
+# Pick, pack and ship (the orders app owns the order; these stations scan units and parcels) -----
+
+BATCH_SIZE = 5
+
+
+def _scan_outcome(request: HttpRequest, form, call, success: str) -> bool:
+    """Run a scan; a refusal becomes the form's error (the red cue), success a message."""
+    try:
+        call()
+    except DomainError as err:
+        _add_error(form, err)
+        return False
+    messages.success(request, success)
+    return True
+
+
+def _scanned_order(request: HttpRequest):
+    """The order-number scan box of the pick and pack stations: (form, order or None)."""
+    form = OrderNumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        order = orders_selectors.order_for_fulfilment(number=form.cleaned_data["order"])
+        if order is None:
+            form.add_error("order", _("No order has this number."))
+        return form, order
+    return form, None
+
+
+@station
+@require_http_methods(["GET", "POST"])
+def pick_start(request: HttpRequest) -> HttpResponse:
+    """Orders waiting to be picked; scan an order number, or pick the next few as a batch."""
+    form, order = _scanned_order(request)
+    if order is not None:
+        return redirect("warehouse:pick", numbers=order.number)
+    waiting = orders_selectors.orders_to_fulfil()
+    batch = [o.number for o in waiting[:BATCH_SIZE]]
+    return render(
+        request,
+        "warehouse/pick_start.html",
+        {"form": form, "orders": waiting, "batch": ",".join(batch), "batch_count": len(batch)},
+    )
+
+
+@station
+@require_http_methods(["GET", "POST"])
+def pick(request: HttpRequest, numbers: str) -> HttpResponse:
+    """The pick list of one order or a batch, sorted by bin; each scanned unit is assigned to
+    the longest-waiting order of the batch that still needs its product."""
+    wanted = [n for n in numbers.upper().split(",") if n][:20]
+    orders = [o for n in wanted if (o := orders_selectors.order_for_fulfilment(number=n))]
+    if not orders:
+        raise Http404
+    form = ItemNumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        item = form.cleaned_data["item_number"]
+        refusal = None
+        for order in orders:
+            try:
+                line = orders_services.fulfil_pick(
+                    order_number=order.number, item_number=item, actor=request.user
+                )
+            except DomainError as err:
+                if err.code in ("wrong_product", "nothing_to_pick", "not_pickable") and (
+                    len(orders) > 1
+                ):
+                    refusal = refusal or err
+                    continue
+                refusal = err
+                break
+            messages.success(
+                request,
+                _("Picked %(item)s for %(order)s · %(product)s")
+                % {"item": item, "order": order.number, "product": line.product_name},
+            )
+            return redirect("warehouse:pick", numbers=",".join(o.number for o in orders))
+        if refusal is not None:
+            _add_error(form, refusal)
+    rows = orders_selectors.pick_rows(orders=orders)
+    return render(
+        request,
+        "warehouse/pick.html",
+        {
+            "form": form,
+            "orders": orders,
+            "rows": rows,
+            "done": all(row.picked >= row.quantity for row in rows),
+            "numbers": ",".join(o.number for o in orders),
+        },
+    )
+
+
+@station
+@require_http_methods(["GET", "POST"])
+def pack_start(request: HttpRequest) -> HttpResponse:
+    form, order = _scanned_order(request)
+    if order is not None:
+        return redirect("warehouse:pack", number=order.number)
+    ready = [o for o in orders_selectors.orders_to_fulfil() if o.status == "allocated"]
+    return render(request, "warehouse/pack_start.html", {"form": form, "orders": ready})
+
+
+@station
+@require_http_methods(["GET", "POST"])
+def pack(request: HttpRequest, number: str) -> HttpResponse:
+    """Scan the order's units into its parcel, weigh it, print the slip and the carrier label."""
+    order = orders_selectors.order_for_fulfilment(number=number)
+    if order is None:
+        raise Http404
+    closing = request.method == "POST" and "weight_grams" in request.POST
+    form = ItemNumberForm(request.POST if request.method == "POST" and not closing else None)
+    weight = WeightForm(request.POST if closing else None)
+    if request.method == "POST" and not closing and form.is_valid():
+        item = form.cleaned_data["item_number"]
+        if _scan_outcome(
+            request,
+            form,
+            lambda: orders_services.fulfil_pack_scan(
+                order_number=order.number, item_number=item, actor=request.user
+            ),
+            _("Packed %(item)s.") % {"item": item},
+        ):
+            return redirect("warehouse:pack", number=order.number)
+    if closing and weight.is_valid():
+        try:
+            parcel = orders_services.fulfil_pack_close(
+                order_number=order.number,
+                weight_grams=weight.cleaned_data["weight_grams"],
+                actor=request.user,
+            )
+        except DomainError as err:
+            _add_error(weight, err)
+        else:
+            messages.success(
+                request,
+                _("Parcel %(parcel)s closed: waybill %(waybill)s. Print the label and the slip.")
+                % {"parcel": parcel.code, "waybill": parcel.waybill},
+            )
+            return redirect("warehouse:pack", number=order.number)
+    rows = orders_selectors.pick_rows(orders=[order])
+    parcels = selectors.parcels_for_order(order_ref=order.number)
+    units = selectors.units_for_reservations(
+        reservation_ids=[row.line.reservation_id for row in rows]
+    )
+    return render(
+        request,
+        "warehouse/pack.html",
+        {
+            "order": order,
+            "form": form,
+            "weight": weight,
+            "rows": rows,
+            "units": units,
+            "parcels": parcels,
+            "all_packed": rows and all(row.packed >= row.quantity for row in rows),
+            "declaration": logistics_selectors.declaration_for(order_ref=order.number),
+        },
+    )
+
+
+@station
+@require_safe
+def parcel_document(request: HttpRequest, code: str, kind: str) -> HttpResponse:
+    """The packing slip or the carrier label of a parcel, as a PDF."""
+    parcel = selectors.parcel_get(code=code)
+    if parcel is None or not parcel.waybill or kind not in PARCEL_DOCUMENTS:
+        raise Http404
+    order = orders_selectors.order_for_fulfilment(number=parcel.order_ref)
+    units = list(parcel.units.select_related("product").order_by("pk"))
+    content = render_parcel_document(kind=kind, parcel=parcel, order=order, units=units)
+    return _pdf(content, f"{parcel.code}-{kind}.pdf")
+
+
+@station
+@require_http_methods(["GET", "POST"])
+def ship(request: HttpRequest) -> HttpResponse:
+    """Handover to the carrier: scan each parcel; its units and its order become shipped."""
+    form = ParcelCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data["parcel"]
+        if _scan_outcome(
+            request,
+            form,
+            lambda: orders_services.fulfil_ship(parcel_code=code, actor=request.user),
+            _("Shipped %(parcel)s.") % {"parcel": code},
+        ):
+            return redirect("warehouse:ship")
+    waiting = orders_selectors.orders_packed()
+    parcels = selectors.parcels_for_orders(order_refs=[o.number for o in waiting])
+    declarations = logistics_selectors.declarations_for(order_refs=[o.number for o in waiting])
+    rows = [
+        (order, parcel, declarations.get(order.number))
+        for order in waiting
+        for parcel in parcels.get(order.number, [])
+        if parcel.status == "packed"
+    ]
+    return render(request, "warehouse/ship.html", {"form": form, "rows": rows})

@@ -200,6 +200,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "core.tasks.clear_expired_sessions", "schedule": 6 * 3600},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60},
+    "simulated-carrier": {"task": "logistics.tasks.simulated_carrier_tick", "schedule": 60},
 }
 
 # Catalog figures that shape pages and queries.
@@ -230,6 +231,21 @@ PAYMENT_GATEWAYS = {
     },
 }
 PAYMENT_GATEWAY = env_str("PROVENA_PAYMENT_GATEWAY", "sandbox")
+# Carriers (code -> backend and its keys; the code is part of /webhooks/carriers/<code>/) and the
+# one the pack station books. The simulated carrier's route takes one step per this many minutes.
+CARRIERS = {
+    "simulated": {
+        "BACKEND": "logistics.carriers.simulated.SimulatedCarrier",
+        "KEY": env_str("PROVENA_SIMULATED_CARRIER_KEY", "carrier:" + SECRET_KEY),
+        "MINUTES_PER_STEP": env_str("PROVENA_SIMULATED_CARRIER_MINUTES", "2"),
+    },
+}
+DEFAULT_CARRIER = env_str("PROVENA_CARRIER", "simulated")
+# Customs: the authority adapter and, for the simulated one, minutes before it decides and the
+# orderer ID numbers it rejects (a stand-in for "annual quota used up on other platforms").
+CUSTOMS_AUTHORITY = env_str("PROVENA_CUSTOMS_AUTHORITY", "logistics.customs.SimulatedCustoms")
+CUSTOMS_SIMULATED_DELAY_SECONDS = env_int("PROVENA_CUSTOMS_DELAY_SECONDS", 20)
+CUSTOMS_SIMULATED_REJECT_IDS = env_list("PROVENA_CUSTOMS_REJECT_IDS")
 # Currencies a buyer may choose to see amounts in (orders are always charged in CNY).
 DISPLAY_CURRENCIES = ["CNY", "USD", "EUR", "JPY", "KRW", "GBP", "AUD", "HKD"]
 

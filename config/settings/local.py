@@ -12,6 +12,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
 
 UNIT_CODE_KEY = UNIT_CODE_KEY or "unit-codes:" + SECRET_KEY  # noqa: F405
 PII_KEY = PII_KEY or "pii:" + SECRET_KEY  # noqa: F405
+if CARRIERS["simulated"]["KEY"] == "carrier:":  # noqa: F405
+    CARRIERS["simulated"]["KEY"] += SECRET_KEY  # noqa: F405
 if PAYMENT_GATEWAYS["sandbox"]["KEY"] == "sandbox:":  # noqa: F405
     PAYMENT_GATEWAYS["sandbox"]["KEY"] += SECRET_KEY  # noqa: F405
 # The filesystem broker's folders: tasks queued by seed_demo before the worker ever started.

@@ -1,7 +1,5 @@
-"""Warehouse models by sub-module of the seed: purchasing (inbound) and inventory management.
-
-Packing and outbound arrive with the fulfilment issue; distribution processing (returns) with
-after-sales.
+"""Warehouse models by sub-module of the seed: purchasing (inbound), inventory management,
+packing and outbound. Distribution processing (returns) arrives with after-sales.
 """
 
 from .inventory import (
@@ -17,6 +15,7 @@ from .inventory import (
     StockUnit,
     UnitMovement,
 )
+from .outbound import Parcel, ParcelStatus
 from .purchasing import (
     DiscrepancyKind,
     InboundDiscrepancy,
@@ -37,6 +36,8 @@ __all__ = [
     "InboundStatus",
     "Location",
     "OutOfStockRecord",
+    "Parcel",
+    "ParcelStatus",
     "ProductStock",
     "Receipt",
     "Reservation",

@@ -54,6 +54,14 @@ class StockUnit(models.Model):
         on_delete=models.PROTECT,
         related_name="units",
     )
+    parcel = models.ForeignKey(
+        "warehouse.Parcel",
+        verbose_name=_("parcel"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="units",
+    )
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -74,6 +82,11 @@ class StockUnit(models.Model):
                 condition=Q(reservation__isnull=True)
                 | Q(status__in=["picked", "packed", "shipped", "delivered"]),
                 name="unit_reservation_only_when_allocated",
+            ),
+            # A unit is in a parcel exactly from packing on (a unit ships once, in one box).
+            models.CheckConstraint(
+                condition=Q(parcel__isnull=True) | Q(status__in=["packed", "shipped", "delivered"]),
+                name="unit_parcel_only_when_packed",
             ),
         ]
 

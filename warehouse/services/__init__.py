@@ -14,6 +14,15 @@ from .inventory import (
     unit_release_to_stock,
     unit_relocate,
 )
+from .outbound import (
+    parcel_add_unit,
+    parcel_close,
+    parcel_deliver,
+    parcel_open,
+    parcel_set_waybill,
+    parcel_ship,
+    parcel_unpack,
+)
 from .purchasing import (
     ReceivedUnits,
     inbound_announce,
@@ -49,6 +58,13 @@ __all__ = [
     "inbound_shipment_update",
     "location_for",
     "location_save",
+    "parcel_add_unit",
+    "parcel_close",
+    "parcel_deliver",
+    "parcel_open",
+    "parcel_set_waybill",
+    "parcel_ship",
+    "parcel_unpack",
     "reservation_commit",
     "reservation_release",
     "stock_count_close",

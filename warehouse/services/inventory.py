@@ -187,7 +187,7 @@ def transition(
     )
     unit.status = to_status
     unit.location = location
-    unit.save(update_fields=["status", "location", "reservation", "updated_at"])
+    unit.save(update_fields=["status", "location", "reservation", "parcel", "updated_at"])
     deltas: Counter[str] = Counter(extra_deltas or {})
     if to_status != current:
         if field := COUNTER_FIELD[current]:

@@ -298,3 +298,33 @@ def test_an_image_description_change_shows_at_once(client, cached, committed, wa
     committed(services.product_image_update, image=image, alt="Front, closed", position=0)
 
     assert 'alt="Front, closed"' in client.get(path).content.decode()
+
+
+def test_a_deploy_with_other_templates_renders_pages_afresh(
+    client, django_assert_num_queries, wallet, monkeypatch
+):
+    from catalog import fragments
+
+    client.get(LIST)  # cached by the code before the deploy
+    monkeypatch.setattr(fragments, "_renderer_fingerprint", lambda: "the-next-release")
+
+    # Same catalog version, other renderer: rendered again (count, page and stock).
+    with django_assert_num_queries(3):
+        client.get(LIST)
+
+
+def test_the_renderer_fingerprint_follows_the_templates(settings, tmp_path):
+    from catalog import fragments
+
+    card = tmp_path / "templates" / "catalog" / "_card.html"
+    card.parent.mkdir(parents=True)
+    card.write_text("one")
+    settings.BASE_DIR = tmp_path
+    fragments._renderer_fingerprint.cache_clear()
+    try:
+        first = fragments._renderer_fingerprint()
+        card.write_text("two")
+        fragments._renderer_fingerprint.cache_clear()
+        assert fragments._renderer_fingerprint() != first
+    finally:
+        fragments._renderer_fingerprint.cache_clear()

@@ -295,6 +295,32 @@ def test_empty_result_is_page_one_of_one_with_no_query_for_rows(db, django_asser
     assert (page.start_index, page.end_index) == (0, 0)
 
 
+@pytest.mark.postgres
+def test_a_search_by_relevance_pages_counts_and_caps_like_any_list(merchant, settings):
+    settings.CATALOG_COUNT_CAP = 5
+    # Equal ranks: newest id first, as in any ranked list.
+    _listed_in_order(merchant, [f"Leather item {n}" for n in range(7)])
+    ranked = ProductFilters(q="leather", sort="relevance")
+
+    first = product_page(ranked, page=1, page_size=3)
+    beyond_the_cap = product_page(ranked, page=99, page_size=3)
+
+    assert _names(first) == ["Leather item 6", "Leather item 5", "Leather item 4"]
+    assert (first.count, first.count_capped, first.num_pages) == (5, True, 2)
+    assert beyond_the_cap.number == 2
+    assert _names(beyond_the_cap) == ["Leather item 3", "Leather item 2", "Leather item 1"]
+
+
+@pytest.mark.postgres
+def test_a_search_by_relevance_past_its_last_match_is_its_last_page(merchant):
+    _listed_in_order(merchant, [f"Leather item {n}" for n in range(4)])
+
+    page = product_page(ProductFilters(q="leather", sort="relevance"), page=99, page_size=3)
+
+    assert (page.number, page.count, page.count_capped) == (2, 4, False)
+    assert _names(page) == ["Leather item 0"]
+
+
 def test_count_is_capped(merchant, settings):
     settings.CATALOG_COUNT_CAP = 5
     _listed_in_order(merchant, [f"Item {n:02d}" for n in range(7)])

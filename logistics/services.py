@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -71,44 +71,29 @@ class TrackingResult:
     detail: str = ""
 
 
-def _apply(shipment: Shipment, update: TrackingUpdate, result: TrackingResult) -> None:
-    try:
-        with transaction.atomic():
-            TrackingEvent.objects.create(
-                shipment=shipment,
-                event_id=update.event_id,
-                status=update.status,
-                description=update.description,
-                location=update.location,
-                occurred_at=update.occurred_at,
-            )
-    except IntegrityError:
-        result.duplicates += 1
-        return
-    result.stored += 1
+def _advance(shipment: Shipment, update: TrackingUpdate) -> set[str]:
+    """Apply a newly stored event to its shipment in memory; the fields that changed."""
     if update.status == TrackingStatus.EXCEPTION:
         shipment.exception_note = update.description[:200]
-        shipment.save(update_fields=["exception_note", "updated_at"])
-        return
+        return {"exception_note"}
     if shipment.status in FINAL or TRACKING_RANK[update.status] <= TRACKING_RANK.get(
         shipment.status, 0
     ):
-        return  # late or out of order: kept in the history, the status never goes back
+        return set()  # late or out of order: kept in the history, the status never goes back
     shipment.status = update.status
-    fields = ["status", "updated_at"]
     if update.status == TrackingStatus.DELIVERED:
         shipment.delivered_at = update.occurred_at
-        fields.append("delivered_at")
-    shipment.save(update_fields=fields)
-    if update.status == TrackingStatus.DELIVERED:
-        from orders.services import parcel_delivered  # orders imports logistics: import late
-
-        parcel_delivered(order_ref=shipment.order_ref, parcel_code=shipment.parcel_code)
-        result.delivered.append(shipment.parcel_code)
+        return {"status", "delivered_at"}
+    return {"status"}
 
 
 def tracking_ingest(*, carrier_code: str, updates: list[TrackingUpdate]) -> TrackingResult:
-    """Store a batch of tracking updates (all or nothing); unknown waybills refuse the batch."""
+    """Store a batch of tracking updates (all or nothing); unknown waybills refuse the batch.
+
+    The shipments' row locks keep any other batch from storing their events meanwhile, so one
+    query finds the events already stored, one inserts the new ones, and each shipment is saved
+    once: no savepoint per event (a batch of deliveries used to open hundreds of subtransactions).
+    """
     result = TrackingResult("ok")
     with transaction.atomic():
         waybills = sorted({u.waybill for u in updates})
@@ -121,8 +106,48 @@ def tracking_ingest(*, carrier_code: str, updates: list[TrackingUpdate]) -> Trac
         unknown = [w for w in waybills if w not in shipments]
         if unknown:
             return TrackingResult("unknown_waybill", detail=", ".join(unknown)[:200])
+        known = set(
+            TrackingEvent.objects.filter(
+                shipment_id__in=[s.pk for s in shipments.values()],
+                event_id__in=sorted({u.event_id for u in updates}),
+            ).values_list("shipment_id", "event_id")
+        )
+        fresh = []
         for update in sorted(updates, key=lambda u: u.occurred_at):
-            _apply(shipments[update.waybill], update, result)
+            key = (shipments[update.waybill].pk, update.event_id)
+            if key in known:
+                result.duplicates += 1
+                continue
+            known.add(key)
+            fresh.append(update)
+        TrackingEvent.objects.bulk_create(
+            [
+                TrackingEvent(
+                    shipment=shipments[u.waybill],
+                    event_id=u.event_id,
+                    status=u.status,
+                    description=u.description,
+                    location=u.location,
+                    occurred_at=u.occurred_at,
+                )
+                for u in fresh
+            ]
+        )
+        result.stored = len(fresh)
+        changed: dict[int, set[str]] = {}
+        for update in fresh:
+            shipment = shipments[update.waybill]
+            changed.setdefault(shipment.pk, set()).update(_advance(shipment, update))
+        for shipment in shipments.values():  # in pk order, as locked
+            fields = changed.get(shipment.pk)
+            if not fields:
+                continue
+            shipment.save(update_fields=[*sorted(fields), "updated_at"])
+            if "delivered_at" in fields:
+                from orders.services import parcel_delivered  # orders imports logistics
+
+                parcel_delivered(order_ref=shipment.order_ref, parcel_code=shipment.parcel_code)
+                result.delivered.append(shipment.parcel_code)
     return result
 
 

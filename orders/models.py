@@ -12,7 +12,13 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
-from .states import LineStatus, OrderStatus, PaymentStatus, RefundStatus
+from .states import (
+    OPEN_FOR_FULFILMENT,
+    LineStatus,
+    OrderStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -113,6 +119,13 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
             models.Index(fields=["status", "expires_at"], name="order_status_expiry"),
+            # The pick station's queue (orders_to_fulfil): read in order, never sorted, however
+            # many orders were ever placed or are waiting.
+            models.Index(
+                fields=["paid_at", "id"],
+                name="order_fulfil_queue",
+                condition=Q(status__in=sorted(OPEN_FOR_FULFILMENT)),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -238,6 +238,21 @@ def orders_to_fulfil(*, limit: int = 50) -> list[Order]:
     )
 
 
+def orders_to_pack(*, limit: int = 50) -> list[Order]:
+    """Orders being picked (the pack station's list), the longest-waiting first.
+
+    Not the allocated ones among `orders_to_fulfil`: behind a backlog of paid orders waiting to
+    be picked, its first `limit` are all paid and the pack station listed nothing.
+    """
+    return list(
+        Order.objects.filter(status=OrderStatus.ALLOCATED)
+        .order_by("paid_at", "id")
+        .prefetch_related(
+            Prefetch("lines", queryset=OrderLine.objects.exclude(status="cancelled").order_by("id"))
+        )[:limit]
+    )
+
+
 def orders_packed(*, limit: int = 50) -> list[Order]:
     return list(Order.objects.filter(status=OrderStatus.PACKED).order_by("updated_at")[:limit])
 

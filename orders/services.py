@@ -952,6 +952,16 @@ def fulfil_ship(*, parcel_code: str, actor: Any) -> Order:
         order = _fulfilment_order(parcel.order_ref)
         if order.status == OrderStatus.SHIPPED and parcel.status == "shipped":
             return order
+        declaration = logistics_selectors.declaration_for(order_ref=order.number)
+        if declaration is not None and declaration.status == "rejected":
+            raise DomainError(
+                _(
+                    "Customs rejected order %(number)s: %(reason)s Parcel %(parcel)s must not "
+                    "ship: unpack it and put its units back in stock."
+                )
+                % {"number": order.number, "reason": declaration.reason, "parcel": parcel.code},
+                code="customs_rejected",
+            )
         if order.status != OrderStatus.PACKED:
             raise DomainError(
                 _("Order %(number)s is %(status)s: this parcel must not ship.")
@@ -959,19 +969,18 @@ def fulfil_ship(*, parcel_code: str, actor: Any) -> Order:
                 code="not_shippable",
             )
         regime = logistics_selectors.regime_get(code=order.regime_code)
-        if regime is not None and regime.requires_orderer_identity:
-            declaration = logistics_selectors.declaration_for(order_ref=order.number)
-            if declaration is None or declaration.status != "released":
-                reason = declaration.reason if declaration else ""
-                raise DomainError(
-                    _("Customs has not released order %(number)s (%(status)s). %(reason)s")
-                    % {
-                        "number": order.number,
-                        "status": declaration.get_status_display() if declaration else "—",
-                        "reason": reason,
-                    },
-                    code="customs_not_released",
-                )
+        needs_release = regime is not None and regime.requires_orderer_identity
+        if needs_release and (declaration is None or declaration.status != "released"):
+            reason = declaration.reason if declaration else ""
+            raise DomainError(
+                _("Customs has not released order %(number)s (%(status)s). %(reason)s")
+                % {
+                    "number": order.number,
+                    "status": declaration.get_status_display() if declaration else "—",
+                    "reason": reason,
+                },
+                code="customs_not_released",
+            )
         parcel = warehouse_services.parcel_ship(parcel_code=parcel.code, actor=actor)
         logistics_services.shipment_handed_over(parcel_code=parcel.code)
         _transition(order, OrderStatus.SHIPPED, actor=actor, note=parcel.waybill)

@@ -539,7 +539,7 @@ def pack_start(request: HttpRequest) -> HttpResponse:
     form, order = _scanned_order(request)
     if order is not None:
         return redirect("warehouse:pack", number=order.number)
-    ready = [o for o in orders_selectors.orders_to_fulfil() if o.status == "allocated"]
+    ready = orders_selectors.orders_to_pack()
     return render(request, "warehouse/pack_start.html", {"form": form, "orders": ready})
 
 
@@ -574,17 +574,37 @@ def pack(request: HttpRequest, number: str) -> HttpResponse:
         except DomainError as err:
             _add_error(weight, err)
         else:
-            messages.success(
-                request,
-                _("Parcel %(parcel)s closed: waybill %(waybill)s. Print the label and the slip.")
-                % {"parcel": parcel.code, "waybill": parcel.waybill},
-            )
+            # Customs may have answered already (the simulated authority, without a delay).
+            declaration = logistics_selectors.declaration_for(order_ref=order.number)
+            if declaration is not None and declaration.status == "rejected":
+                messages.error(
+                    request,
+                    _(
+                        "Customs rejected order %(number)s: %(reason)s Parcel %(parcel)s must "
+                        "not ship: unpack it and put its units back in stock."
+                    )
+                    % {"number": order.number, "reason": declaration.reason, "parcel": parcel.code},
+                )
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Parcel %(parcel)s closed: waybill %(waybill)s. Print the label and the "
+                        "slip."
+                    )
+                    % {"parcel": parcel.code, "waybill": parcel.waybill},
+                )
             return redirect("warehouse:pack", number=order.number)
     rows = orders_selectors.pick_rows(orders=[order])
     parcels = selectors.parcels_for_order(order_ref=order.number)
     units = selectors.units_for_reservations(
         reservation_ids=[row.line.reservation_id for row in rows]
     )
+    all_packed = bool(rows) and all(row.packed >= row.quantity for row in rows)
+    if all_packed and not form.errors:
+        # Nothing is left to scan: the scale's reading goes into the weight box next.
+        form.fields["item_number"].widget.attrs.pop("autofocus", None)
+        weight.fields["weight_grams"].widget.attrs["autofocus"] = True
     return render(
         request,
         "warehouse/pack.html",
@@ -595,7 +615,7 @@ def pack(request: HttpRequest, number: str) -> HttpResponse:
             "rows": rows,
             "units": units,
             "parcels": parcels,
-            "all_packed": rows and all(row.packed >= row.quantity for row in rows),
+            "all_packed": all_packed,
             "declaration": logistics_selectors.declaration_for(order_ref=order.number),
         },
     )
@@ -607,6 +627,8 @@ def parcel_document(request: HttpRequest, code: str, kind: str) -> HttpResponse:
     """The packing slip or the carrier label of a parcel, as a PDF."""
     parcel = selectors.parcel_get(code=code)
     if parcel is None or not parcel.waybill or kind not in PARCEL_DOCUMENTS:
+        raise Http404
+    if parcel.status == "cancelled":  # unpacked (customs refused the order): nothing ships
         raise Http404
     order = orders_selectors.order_for_fulfilment(number=parcel.order_ref)
     units = list(parcel.units.select_related("product").order_by("pk"))

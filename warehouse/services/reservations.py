@@ -114,8 +114,11 @@ def unit_pick(*, item_number: str, reservation_id: int, actor: Any) -> StockUnit
             raise DomainError(_("This unit is a different product."), code="wrong_product")
         if unit.status != UnitStatus.AVAILABLE:
             raise DomainError(
-                _("This unit is %(status)s and cannot be picked.")
-                % {"status": unit.get_status_display()},
+                _(
+                    "%(item)s is “%(status)s” and cannot be picked: take another unit from a bin "
+                    "on the pick list."
+                )
+                % {"item": unit.item_number, "status": unit.get_status_display()},
                 code="not_available",
             )
         unit.reservation = reservation

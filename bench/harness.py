@@ -267,6 +267,26 @@ def git_state() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
+def run_probe(script: str, env: dict[str, str], options: dict, *, name: str) -> dict:
+    """Run a section's probe (`bench/<script>`, given its options as JSON) in the bench
+    environment; its stderr is ours (progress), its last line of stdout is its JSON result."""
+    proc = spawn(
+        [sys.executable, f"bench/{script}", json.dumps(options)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, _err = proc.communicate()
+    finally:
+        stop_process(proc, grace=10)
+    lines = out.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise BenchError(f"{name} probe failed ({proc.returncode}):\n" + "\n".join(lines[-30:]))
+    return json.loads(lines[-1])
+
+
 # ---------------------------------------------------------------- gunicorn
 
 

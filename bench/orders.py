@@ -18,15 +18,11 @@ in production; buyers reload the order page until it says paid).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 
 from bench.harness import (
-    REPO,
     BenchError,
     DatabaseTarget,
     bench_env,
@@ -36,8 +32,7 @@ from bench.harness import (
     manage,
     median,
     recreate_database,
-    spawn,
-    stop_process,
+    run_probe,
     table,
     write_json,
 )
@@ -67,24 +62,6 @@ def _options(args) -> dict:
         "gunicorn_threads": 8,
         "celery_threads": 4,
     }
-
-
-def _probe(env: dict, options: dict) -> dict:
-    proc = spawn(
-        [sys.executable, "bench/orders_probe.py", json.dumps(options)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        out, _err = proc.communicate()
-    finally:
-        stop_process(proc, grace=10)
-    lines = out.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        raise BenchError(f"orders probe failed ({proc.returncode}):\n" + "\n".join(lines[-30:]))
-    return json.loads(lines[-1])
 
 
 def _targets(data: dict) -> list[tuple[str, str, bool]]:
@@ -218,7 +195,7 @@ def run(args) -> int:
         log(f"orders: migrate ({manage(env, 'migrate', '--noinput', '-v0')} s)")
         log(f"orders: collectstatic ({manage(env, 'collectstatic', '--noinput', '-v0')} s)")
         started = time.perf_counter()
-        data = _probe(env, options)
+        data = run_probe("orders_probe.py", env, options, name="orders")
         data["probe_seconds"] = round(time.perf_counter() - started, 1)
     finally:
         if not getattr(args, "keep_db", False):

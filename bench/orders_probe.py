@@ -197,18 +197,16 @@ class _Site:
         return self.base_url + path
 
 
-def replay(base_url: str, product, buyer: dict, *, copies: int, connections: int) -> dict:
-    """One pending order, its sandbox trade settled as paid; its notify POSTed `copies` times."""
-    from django.contrib.auth import get_user_model
-
+def place_settled(user, buyer: dict, items: list[tuple[int, int]], base_url: str) -> tuple:
+    """An order of `items` ((product id, quantity)) placed through the services, its sandbox
+    trade settled as paid, no notify sent yet: (order, payment, gateway, trade)."""
     from accounts.selectors import addresses_for_user
     from orders import services
-    from orders.models import OrderEvent, Payment, PaymentCallback
     from orders.payments import get_gateway
 
-    user = get_user_model().objects.get(pk=buyer["user_id"])
     cart = services.cart_get_or_create(user=user)
-    services.cart_set_quantity(cart=cart, product_id=product.pk, quantity=1)
+    for product_id, quantity in items:
+        services.cart_set_quantity(cart=cart, product_id=product_id, quantity=quantity)
     order = services.order_place(
         buyer=user,
         cart=cart,
@@ -223,6 +221,17 @@ def replay(base_url: str, product, buyer: dict, *, copies: int, connections: int
         payment=payment, subject=order.number, payer_name=ORDERER_NAME, request=_Site(base_url)
     )
     trade = gateway.settle(out_trade_no=payment.out_trade_no, paid=True, payer_name=ORDERER_NAME)
+    return order, payment, gateway, trade
+
+
+def replay(base_url: str, product, buyer: dict, *, copies: int, connections: int) -> dict:
+    """One pending order, its sandbox trade settled as paid; its notify POSTed `copies` times."""
+    from django.contrib.auth import get_user_model
+
+    from orders.models import OrderEvent, Payment, PaymentCallback
+
+    user = get_user_model().objects.get(pk=buyer["user_id"])
+    order, payment, gateway, trade = place_settled(user, buyer, [(product.pk, 1)], base_url)
     body = gateway.notify_body(trade)
 
     barrier = threading.Barrier(connections)

@@ -6,8 +6,9 @@
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/provena_bench;
 the database is dropped and recreated) and Redis (BENCH_REDIS_URL, default db 3), and wrk.
-The warehouse and orders sections use databases of their own (see bench/warehouse.py and
-bench/orders.py for BENCH_WAREHOUSE_DATABASE_URL, BENCH_ORDERS_DATABASE_URL, BENCH_ORDERS_NOTIFY).
+The warehouse, orders and fulfilment sections use databases of their own (see bench/warehouse.py,
+bench/orders.py and bench/fulfilment.py for BENCH_WAREHOUSE_DATABASE_URL,
+BENCH_ORDERS_DATABASE_URL, BENCH_ORDERS_NOTIFY, BENCH_FULFIL_DATABASE_URL, BENCH_FULFIL_REDIS_URL).
 Exit status: 0 when the run completed (targets are reported PASS/FAIL, not enforced),
 2 on an error that stopped it, 130 when interrupted.
 """
@@ -34,7 +35,12 @@ from bench.harness import (  # noqa: E402 - the repository must be importable fi
 )
 
 # Section name -> module with `run(args) -> int`.
-SECTIONS = {"catalog": "bench.catalog", "warehouse": "bench.warehouse", "orders": "bench.orders"}
+SECTIONS = {
+    "catalog": "bench.catalog",
+    "warehouse": "bench.warehouse",
+    "orders": "bench.orders",
+    "fulfilment": "bench.fulfilment",
+}
 
 
 def _sizes(text: str) -> list[int]:

@@ -25,3 +25,25 @@ def addresses_for_user(*, user: User) -> list:
 def address_for_user(*, user: User, address_id: int) -> Address | None:
     """The buyer's own address with this id; another buyer's id finds nothing."""
     return Address.objects.filter(profile__user=user, pk=address_id).first()
+
+
+def message_contacts(*, user_ids: list[int]) -> dict[int, dict]:
+    """How push may reach these users: channels, time zone and consents, one query (push)."""
+    rows = BuyerProfile.objects.filter(user_id__in=user_ids).values(
+        "user_id",
+        "phone",
+        "qq",
+        "wechat_id",
+        "preferred_channel",
+        "timezone",
+        "marketing_consent",
+        "marketing_consent_at",
+        "survey_consent",
+        "survey_consent_at",
+    )
+    return {row["user_id"]: row for row in rows}
+
+
+def user_ids_with_phone(*, phone: str) -> list[int]:
+    """Buyers whose profile has this E.164 phone (an SMS reply names only the number)."""
+    return list(BuyerProfile.objects.filter(phone=phone).values_list("user_id", flat=True))

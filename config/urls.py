@@ -28,6 +28,7 @@ urlpatterns = [
         logistics_views.carrier_webhook,
         name="carrier_webhook",
     ),
+    path("", include("push.urls")),
     path("", include("catalog.urls")),
 ]
 if settings.DEBUG:

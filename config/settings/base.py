@@ -201,6 +201,8 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "core.tasks.clear_expired_sessions", "schedule": 6 * 3600},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60},
     "simulated-carrier": {"task": "logistics.tasks.simulated_carrier_tick", "schedule": 60},
+    # Push: held (quiet hours) and retried messages, and leases of workers that died.
+    "push-send": {"task": "push.tasks.messages_send", "schedule": 30},
 }
 
 # Catalog figures that shape pages and queries.
@@ -246,6 +248,59 @@ DEFAULT_CARRIER = env_str("PROVENA_CARRIER", "simulated")
 CUSTOMS_AUTHORITY = env_str("PROVENA_CUSTOMS_AUTHORITY", "logistics.customs.SimulatedCustoms")
 CUSTOMS_SIMULATED_DELAY_SECONDS = env_int("PROVENA_CUSTOMS_DELAY_SECONDS", 20)
 CUSTOMS_SIMULATED_REJECT_IDS = env_list("PROVENA_CUSTOMS_REJECT_IDS")
+# Push (messages to buyers' phones). Channel code -> backend class and its options, like email
+# backends. Without PROVENA_PUSH_PROVIDER_URL every channel logs to the console (make run); with it
+# the HTTP backends talk to that provider (an SMS gateway; WeChat / QQ template messages), e.g.
+# `manage.py fake_push_provider`. Receipts come signed to /webhooks/messages/<channel>/.
+PUSH_PROVIDER_URL = env_str("PROVENA_PUSH_PROVIDER_URL", "")
+_PUSH_HTTP = "push.backends.http."
+PUSH_BACKENDS = {
+    "sms": {
+        "BACKEND": _PUSH_HTTP + "SmsHttpBackend"
+        if PUSH_PROVIDER_URL
+        else "push.backends.console.ConsoleBackend",
+        "BASE_URL": env_str("PROVENA_SMS_BASE_URL", PUSH_PROVIDER_URL),
+        "API_KEY": env_str("PROVENA_SMS_API_KEY", "provena-sms"),
+        "API_SECRET": env_str("PROVENA_SMS_API_SECRET", "sms:" + SECRET_KEY),
+        "WEBHOOK_KEY": env_str("PROVENA_SMS_WEBHOOK_KEY", "sms-receipts:" + SECRET_KEY),
+        "SIGN_NAME": env_str("PROVENA_SMS_SIGN_NAME", "Provena"),
+        "TEMPLATES": {"default": env_str("PROVENA_SMS_TEMPLATE", "SMS_PROVENA_NOTICE")},
+    },
+    "wechat": {
+        "BACKEND": _PUSH_HTTP + "WeChatTemplateBackend"
+        if PUSH_PROVIDER_URL
+        else "push.backends.console.ConsoleBackend",
+        "BASE_URL": env_str("PROVENA_WECHAT_BASE_URL", PUSH_PROVIDER_URL),
+        "API_KEY": env_str("PROVENA_WECHAT_APP_ID", "provena-wechat"),
+        "API_SECRET": env_str("PROVENA_WECHAT_APP_SECRET", "wechat:" + SECRET_KEY),
+        "WEBHOOK_KEY": env_str("PROVENA_WECHAT_WEBHOOK_KEY", "wechat-receipts:" + SECRET_KEY),
+        "TEMPLATES": {"default": env_str("PROVENA_WECHAT_TEMPLATE", "TPL_PROVENA_NOTICE")},
+    },
+    "qq": {
+        "BACKEND": _PUSH_HTTP + "QQTemplateBackend"
+        if PUSH_PROVIDER_URL
+        else "push.backends.console.ConsoleBackend",
+        "BASE_URL": env_str("PROVENA_QQ_BASE_URL", PUSH_PROVIDER_URL),
+        "API_KEY": env_str("PROVENA_QQ_APP_ID", "provena-qq"),
+        "API_SECRET": env_str("PROVENA_QQ_APP_SECRET", "qq:" + SECRET_KEY),
+        "WEBHOOK_KEY": env_str("PROVENA_QQ_WEBHOOK_KEY", "qq-receipts:" + SECRET_KEY),
+        "TEMPLATES": {"default": env_str("PROVENA_QQ_TEMPLATE", "TPL_PROVENA_NOTICE")},
+    },
+}
+# Channels tried after the buyer's preferred one when it has no valid address.
+PUSH_CHANNEL_FALLBACK = env_list("PROVENA_PUSH_CHANNEL_FALLBACK", "sms,wechat,qq")
+# Quiet hours in the buyer's time zone ("" = none): messages wait until the window opens.
+PUSH_QUIET_HOURS = env_str("PROVENA_PUSH_QUIET_HOURS", "21:00-08:00")
+PUSH_QUIET_HOURS_EXEMPT = env_list("PROVENA_PUSH_QUIET_HOURS_EXEMPT")  # purposes
+# The sender: rows per claimed batch, messages per provider request, seconds a claim is leased,
+# attempts before a message fails for good, seconds between attempts, seconds one task drains.
+PUSH_BATCH_SIZE = env_int("PROVENA_PUSH_BATCH_SIZE", 500)
+PUSH_REQUEST_SIZE = env_int("PROVENA_PUSH_REQUEST_SIZE", 100)
+PUSH_LEASE_SECONDS = env_int("PROVENA_PUSH_LEASE_SECONDS", 60)
+PUSH_MAX_ATTEMPTS = env_int("PROVENA_PUSH_MAX_ATTEMPTS", 6)
+PUSH_RETRY_BACKOFF = [30, 120, 600, 1800, 3600]
+PUSH_HTTP_TIMEOUT = env_int("PROVENA_PUSH_HTTP_TIMEOUT", 10)
+PUSH_DRAIN_SECONDS = env_int("PROVENA_PUSH_DRAIN_SECONDS", 50)
 # Currencies a buyer may choose to see amounts in (orders are always charged in CNY).
 DISPLAY_CURRENCIES = ["CNY", "USD", "EUR", "JPY", "KRW", "GBP", "AUD", "HKD"]
 

@@ -150,6 +150,28 @@ _ORDER_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
 for _role, _entries in _ORDER_PERMISSIONS.items():
     ROLE_PERMISSIONS[_role].extend(_entries)
 
+# Surveys (aftersales): merchant staff keep the survey questions of their products and read (and
+# reply to) their ratings; customer service and platform admins read everything and may hide an
+# abusive text with a reason. Invitations and ratings are records nobody deletes.
+_SURVEY_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    MERCHANT: [
+        ("aftersales", "surveyquestion", ("add", "change", "view")),
+        ("aftersales", "surveyresponse", ("change", "view")),
+        ("aftersales", "surveyinvitation", ("view",)),
+    ],
+    CUSTOMER_SERVICE: [
+        ("aftersales", "surveyresponse", ("change", "view")),
+        ("aftersales", "surveyinvitation", ("view",)),
+    ],
+    PLATFORM_ADMIN: [
+        ("aftersales", "surveyquestion", ("add", "change", "view")),
+        ("aftersales", "surveyresponse", ("change", "view")),
+        ("aftersales", "surveyinvitation", ("view",)),
+    ],
+}
+for _role, _entries in _SURVEY_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role].extend(_entries)
+
 
 def sync_role_permissions(apps: Any, schema_editor: Any = None) -> None:
     """Create the role groups and set their permissions; safe to run again (migrations call it)."""

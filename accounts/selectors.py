@@ -27,6 +27,15 @@ def address_for_user(*, user: User, address_id: int) -> Address | None:
     return Address.objects.filter(profile__user=user, pk=address_id).first()
 
 
+def survey_opted_out(*, user_ids: list[int]) -> set[int]:
+    """Those of these users who turned order surveys off in their profile (one query)."""
+    return set(
+        BuyerProfile.objects.filter(user_id__in=user_ids, survey_consent=False).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
 def message_contacts(*, user_ids: list[int]) -> dict[int, dict]:
     """How push may reach these users: channels, time zone and consents, one query (push)."""
     rows = BuyerProfile.objects.filter(user_id__in=user_ids).values(

@@ -8,6 +8,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.views.decorators.http import require_safe
 
+from aftersales.selectors import product_ratings
 from core.countries import COUNTRIES
 from warehouse.selectors import sellable_quantities, sellable_quantity
 
@@ -128,6 +129,7 @@ def product_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "origin_country": COUNTRY_NAMES.get(product.origin_country, product.origin_country),
             "images": product_images(product_id=product.pk),
             "breadcrumbs": category_tree(version=version).ancestors(product.category_id),
+            "ratings": product_ratings(product=product),
         }
         page = {
             part: render_to_string(f"catalog/_product_detail_body.html#{part}", context)

@@ -22,6 +22,7 @@ urlpatterns = [
     path("warehouse/", include("warehouse.urls")),
     path("", include("authenticity.urls")),
     path("", include("orders.urls")),
+    path("", include("aftersales.urls")),
     path("webhooks/payments/<str:gateway>/", orders_views.payment_webhook, name="payment_webhook"),
     path(
         "webhooks/carriers/<str:carrier>/",

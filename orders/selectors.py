@@ -291,3 +291,22 @@ def pick_rows(*, orders: list[Order]) -> list[PickRow]:
         for number, line in lines
     ]
     return sorted(rows, key=lambda row: (row.picked >= row.quantity, row.first_bin))
+
+
+@dataclass(frozen=True)
+class LineBuyer:
+    """Who bought an order line (the survey module finds the buyer of an item number by it)."""
+
+    line_id: int
+    buyer_id: int
+    order_number: str
+    product_name: str
+    line_status: str
+
+
+def line_buyers(*, line_ids: list[int]) -> dict[int, LineBuyer]:
+    """The buyer, order number and status of each order line (one query)."""
+    rows = OrderLine.objects.filter(pk__in=line_ids).values_list(
+        "pk", "order__buyer_id", "order__number", "product_name", "status"
+    )
+    return {row[0]: LineBuyer(*row) for row in rows}

@@ -994,6 +994,15 @@ def parcel_delivered(*, order_ref: str, parcel_code: str) -> None:
     parcels = warehouse_selectors.parcels_for_order(order_ref=order_ref)
     if all(p.status in ("delivered", "cancelled") for p in parcels):
         _transition(order, OrderStatus.DELIVERED, note=_("Delivered by the carrier."))
+    # Surveys (seed 000 S3): once the delivery is stored, invite the buyer of each unit. A
+    # failure there never undoes a delivery; the survey sweep invites whoever was missed.
+    transaction.on_commit(lambda: _survey_invite(parcel_code), robust=True)
+
+
+def _survey_invite(parcel_code: str) -> None:
+    from aftersales import services as aftersales_services  # aftersales reads orders
+
+    aftersales_services.invitations_create_for_parcel(parcel_code=parcel_code)
 
 
 def order_customs_rejected(*, order_ref: str, reason: str) -> None:

@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from .codes import is_well_formed, normalize_item_number
 from .models import (
@@ -337,3 +338,56 @@ def parcels_for_orders(*, order_refs: Iterable[str]) -> dict[str, list[Parcel]]:
     for parcel in Parcel.objects.filter(order_ref__in=list(order_refs)).order_by("opened_at"):
         found.setdefault(parcel.order_ref, []).append(parcel)
     return found
+
+
+@dataclass(frozen=True)
+class ShippedUnit:
+    """A unit that reached (or left towards) its buyer, for the survey module (aftersales)."""
+
+    unit_id: int
+    item_number: str
+    product_id: int
+    merchant_id: int
+    order_line_ref: str
+    shipped_at: datetime
+    delivered_at: datetime | None
+
+
+def shipped_units_for_survey(
+    *,
+    delivered_before: datetime,
+    shipped_before: datetime,
+    shipped_after: datetime,
+    after_id: int = 0,
+    limit: int = 1000,
+    parcel_code: str | None = None,
+    without: QuerySet | None = None,
+) -> list[ShippedUnit]:
+    """Shipped units delivered before `delivered_before`, or shipped before `shipped_before`
+    without a delivery, shipped after `shipped_after`, by id after `after_id` (keyset batches).
+
+    `without`: a queryset of rows with a `unit_id` (the invitations already made): those units
+    are left out by the database (NOT EXISTS), so a batch holds only units still to invite.
+    """
+    qs = StockUnit.objects.filter(
+        pk__gt=after_id,
+        status__in=[UnitStatus.SHIPPED, UnitStatus.DELIVERED],
+        parcel__shipped_at__gt=shipped_after,
+    ).filter(
+        Q(parcel__delivered_at__lte=delivered_before)
+        | Q(parcel__delivered_at__isnull=True, parcel__shipped_at__lte=shipped_before)
+    )
+    if parcel_code is not None:
+        qs = qs.filter(parcel__code=parcel_code)
+    if without is not None:
+        qs = qs.filter(~Exists(without.filter(unit_id=OuterRef("pk"))))
+    rows = qs.order_by("pk").values_list(
+        "pk",
+        "item_number",
+        "product_id",
+        "merchant_id",
+        "reservation__order_line_ref",
+        "parcel__shipped_at",
+        "parcel__delivered_at",
+    )[:limit]
+    return [ShippedUnit(*row) for row in rows]

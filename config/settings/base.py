@@ -201,6 +201,10 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "core.tasks.clear_expired_sessions", "schedule": 6 * 3600},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 60},
     "simulated-carrier": {"task": "logistics.tasks.simulated_carrier_tick", "schedule": 60},
+    # Surveys: invite units shipped long ago without a delivery (and any missed), then send due
+    # invitations and reminders.
+    "survey-sweep": {"task": "aftersales.tasks.survey_sweep", "schedule": 300},
+    "survey-send": {"task": "aftersales.tasks.survey_send_due", "schedule": 60},
     # Push: held (quiet hours) and retried messages, and leases of workers that died.
     "push-send": {"task": "push.tasks.messages_send", "schedule": 30},
 }
@@ -248,6 +252,15 @@ DEFAULT_CARRIER = env_str("PROVENA_CARRIER", "simulated")
 CUSTOMS_AUTHORITY = env_str("PROVENA_CUSTOMS_AUTHORITY", "logistics.customs.SimulatedCustoms")
 CUSTOMS_SIMULATED_DELAY_SECONDS = env_int("PROVENA_CUSTOMS_DELAY_SECONDS", 20)
 CUSTOMS_SIMULATED_REJECT_IDS = env_list("PROVENA_CUSTOMS_REJECT_IDS")
+# Surveys after delivery (aftersales): hours after the carrier's delivery before the invitation
+# goes out; days after shipping when no delivery was reported; days the link stays valid; days
+# before the one reminder; units per batch of the sweep and of the sender; language of messages.
+SURVEY_DELAY_AFTER_DELIVERY_HOURS = env_int("PROVENA_SURVEY_DELAY_HOURS", 24)
+SURVEY_FALLBACK_DAYS_AFTER_SHIPPING = env_int("PROVENA_SURVEY_FALLBACK_DAYS", 14)
+SURVEY_EXPIRY_DAYS = env_int("PROVENA_SURVEY_EXPIRY_DAYS", 30)
+SURVEY_REMINDER_AFTER_DAYS = env_int("PROVENA_SURVEY_REMINDER_DAYS", 5)
+SURVEY_BATCH_SIZE = env_int("PROVENA_SURVEY_BATCH_SIZE", 1000)
+SURVEY_MESSAGE_LANGUAGE = env_str("PROVENA_SURVEY_LANGUAGE", "zh-hans")
 # Push (messages to buyers' phones). Channel code -> backend class and its options, like email
 # backends. Without PROVENA_PUSH_PROVIDER_URL every channel logs to the console (make run); with it
 # the HTTP backends talk to that provider (an SMS gateway; WeChat / QQ template messages), e.g.

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -98,7 +100,7 @@ class MerchantAdmin(PlatformOnlyMixin, admin.ModelAdmin):
         "slug",
         "country",
         "licence_number",
-        "licence_document",
+        "licence_link",
         "contact_name",
         "contact_email",
         "masked_phone",
@@ -109,10 +111,20 @@ class MerchantAdmin(PlatformOnlyMixin, admin.ModelAdmin):
         "review_note",
         "created_at",
     ]
-    exclude = ["contact_phone"]
+    exclude = ["contact_phone", "licence_document"]
     inlines = [MerchantEventInline]
     actions = ["approve", "reject", "suspend"]
     action_form = MerchantActionForm
+
+    @admin.display(description=_("licence document"))
+    def licence_link(self, obj):
+        if not obj.licence_document:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("accounts:merchant_licence", args=[obj.pk]),
+            _("Open the licence document"),
+        )
 
     @admin.display(description=_("Contact phone"))
     def masked_phone(self, obj):

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.countries import COUNTRIES
+from core.storage import private_storage
 from core.validators import validate_e164
 
 
@@ -124,7 +125,9 @@ class Merchant(models.Model):
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
     country = models.CharField(_("country"), max_length=2, choices=COUNTRIES)
     licence_number = models.CharField(_("business licence number"), max_length=64, unique=True)
-    licence_document = models.FileField(_("licence document"), upload_to=licence_upload_to)
+    licence_document = models.FileField(
+        _("licence document"), upload_to=licence_upload_to, storage=private_storage
+    )
     contact_name = models.CharField(_("contact person"), max_length=100)
     contact_email = models.EmailField(_("contact email"))
     contact_phone = models.CharField(_("contact phone"), max_length=16, validators=[validate_e164])

@@ -11,4 +11,5 @@ urlpatterns = [
         "accounts/profile/addresses/<int:pk>/delete/", views.address_delete, name="address_delete"
     ),
     path("merchants/apply/", views.merchant_apply, name="merchant_apply"),
+    path("merchants/<int:pk>/licence/", views.merchant_licence, name="merchant_licence"),
 ]

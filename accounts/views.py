@@ -1,16 +1,18 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from core.admin import is_platform_staff
 from core.errors import DomainError
+from core.storage import private_file_response
 
 from . import selectors, services
 from .forms import AddressForm, MerchantApplicationForm, ProfileForm
-from .models import Address
+from .models import Address, Merchant
 
 
 @login_required
@@ -97,3 +99,19 @@ def merchant_apply(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Thank you. The platform will review your application."))
             return redirect("accounts:merchant_apply")
     return render(request, "accounts/merchant_apply.html", {"form": form, "existing": existing})
+
+
+@login_required
+@require_safe
+def merchant_licence(request: HttpRequest, pk: int) -> HttpResponse:
+    """A merchant's licence document, for platform staff who review merchants and for that
+    merchant's own staff; anyone else gets a 404 (not even whether the merchant exists)."""
+    user = request.user
+    reviewer = is_platform_staff(user) and user.has_perm("accounts.view_merchant")
+    if not reviewer and user.merchant_id != pk:
+        raise Http404
+    merchant = get_object_or_404(Merchant, pk=pk)
+    extension = merchant.licence_document.name.rsplit(".", 1)[-1].lower()
+    return private_file_response(
+        merchant.licence_document, download_name=f"licence-{merchant.slug}.{extension}"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -221,7 +222,13 @@ class AppraisalInline(PeopleFieldsMixin, ReadOnlyInline):
             " ",
             '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" '
             'style="height:96px;border-radius:4px"></a>',
-            ((p.image.url, p.thumbnail.url) for p in photos),
+            (
+                (
+                    reverse("authenticity:photo", args=[p.pk, "image"]),
+                    reverse("authenticity:photo", args=[p.pk, "thumbnail"]),
+                )
+                for p in photos
+            ),
         )
 
 

@@ -4,6 +4,8 @@ from django.db.models import F, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.storage import private_storage
+
 
 class Verdict(models.TextChoices):
     GENUINE = "genuine", _("Genuine")
@@ -127,8 +129,8 @@ def photo_upload_to(instance: "AppraisalPhoto", filename: str) -> str:
 
 class AppraisalPhoto(models.Model):
     appraisal = models.ForeignKey(Appraisal, on_delete=models.PROTECT, related_name="photos")
-    image = models.ImageField(upload_to=photo_upload_to)
-    thumbnail = models.ImageField(upload_to=photo_upload_to)
+    image = models.ImageField(upload_to=photo_upload_to, storage=private_storage)
+    thumbnail = models.ImageField(upload_to=photo_upload_to, storage=private_storage)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from warehouse.states import UnitStatus
 from .models import (
     Appraisal,
     AppraisalCase,
+    AppraisalPhoto,
     CaseStatus,
     Disposition,
     DispositionPolicy,
@@ -152,3 +153,13 @@ def rejected_units_page(*, page: Any = 1, page_size: int = REJECTED_PAGE_SIZE) -
         for case in found
     ]
     return result
+
+
+def appraisal_photo_get(*, photo_id: int) -> AppraisalPhoto | None:
+    """A photo with the merchant of the unit it shows (who may see it is the view's question)."""
+    return (
+        AppraisalPhoto.objects.select_related("appraisal__case")
+        .only("image", "thumbnail", "appraisal__case__merchant_id", "appraisal__case__id")
+        .filter(pk=photo_id)
+        .first()
+    )

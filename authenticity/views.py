@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from accounts import roles
 from core.errors import DomainError
 from core.permissions import has_role, role_required
+from core.storage import private_file_response
 from warehouse.codes import normalize_item_number
 from warehouse.selectors import unit_get, unit_history
 from warehouse.states import UnitStatus
@@ -344,3 +346,27 @@ def verify_result(request: HttpRequest, item_number: str) -> HttpResponse:
     )
     response["X-Robots-Tag"] = "noindex"  # the URL carries the label's code
     return response
+
+
+# --- Evidence photos ---------------------------------------------------------------------------
+
+PHOTO_KINDS = ("image", "thumbnail")
+
+
+@login_required
+@require_safe
+def photo(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """An evidence photo, for appraisers and platform admins, and for the staff of the merchant
+    whose unit it shows (their admin lists the verdicts); a 404 for anyone else."""
+    found = selectors.appraisal_photo_get(photo_id=pk) if kind in PHOTO_KINDS else None
+    if found is None:
+        raise Http404
+    user = request.user
+    appraiser = not user.merchant_id and has_role(user, roles.APPRAISER)
+    if not appraiser and user.merchant_id != found.appraisal.case.merchant_id:
+        raise Http404
+    field = getattr(found, kind)
+    extension = field.name.rsplit(".", 1)[-1].lower()
+    return private_file_response(
+        field, download_name=f"case-{found.appraisal.case_id}-photo-{pk}-{kind}.{extension}"
+    )

@@ -27,11 +27,14 @@ def _requirements(request):
 
 @pytest.fixture(autouse=True)
 def _media_root(tmp_path_factory, settings):
-    """Uploads of each test go to a folder of their own."""
+    """Uploads of each test go to folders of their own (public and private)."""
     media = tmp_path_factory.mktemp("media")
+    private = tmp_path_factory.mktemp("private")
     settings.MEDIA_ROOT = media
+    settings.PRIVATE_MEDIA_ROOT = private
     yield
     shutil.rmtree(media, ignore_errors=True)
+    shutil.rmtree(private, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

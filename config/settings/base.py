@@ -171,6 +171,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Licence documents and evidence photos (core.storage.PrivateStorage): never served by a web
+# server, streamed by views that check who asks. Keep it out of the public media volume.
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -314,6 +317,8 @@ PUSH_MAX_ATTEMPTS = env_int("PROVENA_PUSH_MAX_ATTEMPTS", 6)
 PUSH_RETRY_BACKOFF = [30, 120, 600, 1800, 3600]
 PUSH_HTTP_TIMEOUT = env_int("PROVENA_PUSH_HTTP_TIMEOUT", 10)
 PUSH_DRAIN_SECONDS = env_int("PROVENA_PUSH_DRAIN_SECONDS", 50)
+# Off: enqueueing does not wake a sender; only the beat (every 30 s) sends.
+PUSH_KICK_AFTER_COMMIT = env_bool("PROVENA_PUSH_KICK_AFTER_COMMIT", True)
 # Currencies a buyer may choose to see amounts in (orders are always charged in CNY).
 DISPLAY_CURRENCIES = ["CNY", "USD", "EUR", "JPY", "KRW", "GBP", "AUD", "HKD"]
 

@@ -1,6 +1,7 @@
 """The console: merchants see verdicts and evidence on their own units only; records stay."""
 
 import pytest
+from django.urls import reverse
 
 from accounts import roles
 from authenticity import services
@@ -90,7 +91,8 @@ def test_a_merchant_sees_the_evidence_but_not_who_appraised(client, world, appra
     assert "Confirmed" in html  # the second's
     photos = world["a_case"].appraisals.all()
     for appraisal in photos:
-        assert f'src="{appraisal.photos.get().thumbnail.url}"' in html
+        thumb = reverse("authenticity:photo", args=[appraisal.photos.get().pk, "thumbnail"])
+        assert f'src="{thumb}"' in html
     assert f"Provena staff #{appraiser.pk}" in html
     assert appraiser.email not in html
     assert "Shredded" in html  # the disposition

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import roles
@@ -340,7 +341,8 @@ def test_the_second_reviewer_sees_the_first_appraisal(
     assert "By first@provena.example" in html
     assert "Serial font differs" in html
     assert '<span class="au-answer__mark">Fail</span> Stitching even' in html
-    thumb = AppraisalCase.objects.get().appraisals.get().photos.get().thumbnail.url
+    shown = AppraisalCase.objects.get().appraisals.get().photos.get()
+    thumb = reverse("authenticity:photo", args=[shown.pk, "thumbnail"])
     assert f'src="{thumb}"' in html
     assert "Final: the unit goes into stock and can be sold." in html
 

@@ -161,6 +161,8 @@ def _validate(
 
 def _kick_after_commit() -> None:
     """Ask for a sender once per transaction, however many messages it enqueued."""
+    if not settings.PUSH_KICK_AFTER_COMMIT:
+        return
     if any(entry[1] is _kick for entry in connection.run_on_commit):
         return
     transaction.on_commit(_kick)

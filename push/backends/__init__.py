@@ -9,6 +9,7 @@ key, and it reads the provider's signed delivery receipts.
 
 import hashlib
 import hmac
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,14 +129,15 @@ def parse_inbound_json(body: bytes) -> Inbound:
     return Inbound(receipts=receipts, replies=replies)
 
 
-_cache: dict[str, tuple[dict, Backend]] = {}
+_local = threading.local()
 
 
 def get_backend(channel: str) -> Backend:
-    """The backend of a channel, kept per process so its HTTP connection is reused."""
+    """The backend of a channel, kept per thread so its HTTP connection is reused (not shared)."""
     config = settings.PUSH_BACKENDS.get(channel)
     if config is None:
         raise KeyError(channel)
+    _cache: dict[str, tuple[dict, Backend]] = _local.__dict__.setdefault("backends", {})
     cached = _cache.get(channel)
     if cached and cached[0] is config:
         return cached[1]

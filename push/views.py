@@ -26,7 +26,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     # The signed token is the permission: anyone holding the message may stop such messages.
     if services.unsubscribe_user_id(token) is None:
         raise Http404
-    form = UnsubscribeForm(request.POST or None)
+    form = UnsubscribeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.unsubscribe_apply(
             token=token,

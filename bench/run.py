@@ -6,9 +6,11 @@
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/provena_bench;
 the database is dropped and recreated) and Redis (BENCH_REDIS_URL, default db 3), and wrk.
-The warehouse, orders and fulfilment sections use databases of their own (see bench/warehouse.py,
-bench/orders.py and bench/fulfilment.py for BENCH_WAREHOUSE_DATABASE_URL,
-BENCH_ORDERS_DATABASE_URL, BENCH_ORDERS_NOTIFY, BENCH_FULFIL_DATABASE_URL, BENCH_FULFIL_REDIS_URL).
+The warehouse, orders, fulfilment and surveys sections use databases of their own (see
+bench/warehouse.py, bench/orders.py, bench/fulfilment.py and bench/surveys.py for
+BENCH_WAREHOUSE_DATABASE_URL, BENCH_ORDERS_DATABASE_URL, BENCH_ORDERS_NOTIFY,
+BENCH_FULFIL_DATABASE_URL, BENCH_FULFIL_REDIS_URL, BENCH_SURVEYS_DATABASE_URL,
+BENCH_SURVEYS_REDIS_URL).
 Exit status: 0 when the run completed (targets are reported PASS/FAIL, not enforced),
 2 on an error that stopped it, 130 when interrupted.
 """
@@ -40,6 +42,7 @@ SECTIONS = {
     "warehouse": "bench.warehouse",
     "orders": "bench.orders",
     "fulfilment": "bench.fulfilment",
+    "surveys": "bench.surveys",
 }
 
 

@@ -69,7 +69,7 @@ def _options(args) -> dict:
         "concurrency": 2,
         "prefetch": 1,
         "poll_s": 0.5,
-        "timeout_s": 600,
+        "timeout_s": 600 if quick else 1800,
         "window_minutes": 30,
     }
 

@@ -16,8 +16,9 @@ GONE_STATUS = {"survey_used": 410, "survey_expired": 410, "survey_invalid": 404}
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The token is the buyer's key: not sent on to other sites, not indexed.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is the buyer's key: not sent on to other sites, not indexed. Not "no-referrer":
+    # under it browsers send `Origin: null` with the form's POST, which CSRF refuses (403).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 

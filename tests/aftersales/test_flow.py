@@ -45,7 +45,7 @@ def test_a_delivered_unit_gets_an_invitation_sent_and_answered_into_the_product_
     url = reverse("aftersales:survey", args=[services.invitation_token(invitation.pk)])
     page = client.get(url)
     assert page.status_code == 200
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     response = client.post(url, {"overall": "4", "comment": "Fits well."})
     assert response.status_code == 302
     rating = SurveyResponse.objects.get()

@@ -120,6 +120,30 @@ def test_the_page_works_without_javascript_and_has_big_star_targets(client, invi
     assert 'name="viewport" content="width=device-width, initial-scale=1"' in html
 
 
+def test_a_browser_can_post_the_form_with_csrf_checks_on(invitation):
+    """Regression: under `Referrer-Policy: no-referrer` browsers send `Origin: null` with the
+    form's POST and CSRF refused every answer (403). The page keeps its token from other sites
+    with `same-origin`, under which a browser sends the site's own origin."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    page = browser.get(_url(invitation.pk))
+    assert page["Referrer-Policy"] == "same-origin"
+    token = str(page.context["csrf_token"])
+    null_origin = browser.post(
+        _url(invitation.pk), {"overall": "4", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
+    )
+    assert null_origin.status_code == 403  # what no-referrer made browsers send
+    assert SurveyResponse.objects.count() == 0
+    answered = browser.post(
+        _url(invitation.pk),
+        {"overall": "4", "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="http://testserver",
+    )
+    assert answered.status_code == 302
+    assert SurveyResponse.objects.get().overall == 4
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_double_submit_records_one_rating(race, ship, deliver, sent_messages, settings):

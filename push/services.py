@@ -177,6 +177,19 @@ def _kick() -> None:
         logger.exception("could not queue the message sender")
 
 
+@dataclass(frozen=True)
+class MessageRequest:
+    """One message for `message_enqueue_many` (the arguments of `message_enqueue`, by user id)."""
+
+    user_id: int
+    category: str
+    purpose: str
+    body: str
+    idempotency_key: str
+    link: str = ""
+    channel: str | None = None
+
+
 @transaction.atomic
 def message_enqueue(
     *,
@@ -194,60 +207,105 @@ def message_enqueue(
     held (quiet hours in the buyer's time zone), or suppressed with a reason (no consent, opted
     out, no reachable channel). The opt-out is added here. Sending happens after commit.
     """
-    _validate(
+    request = MessageRequest(
+        user_id=user.pk,
         category=category,
         purpose=purpose,
         body=body,
         link=link,
-        key=idempotency_key,
+        idempotency_key=idempotency_key,
         channel=channel,
     )
-    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        if existing.user_id != user.pk:
+    return message_enqueue_many(requests=[request])[idempotency_key]
+
+
+@transaction.atomic
+def message_enqueue_many(*, requests: list[MessageRequest]) -> dict[str, Message]:
+    """`message_enqueue` for a batch, in four queries however many: the rows by key.
+
+    All or nothing: one bad request refuses the batch. Keys already in the outbox return their
+    row (a key of another user is refused); a key twice in the batch is written once. Two
+    transactions racing to write the same new key: the second fails on the unique key and its
+    caller retries, then finds the row.
+    """
+    for r in requests:
+        _validate(
+            category=r.category,
+            purpose=r.purpose,
+            body=r.body,
+            link=r.link,
+            key=r.idempotency_key,
+            channel=r.channel,
+        )
+    wanted: dict[str, MessageRequest] = {}
+    for r in requests:
+        wanted.setdefault(r.idempotency_key, r)  # the first of a key wins, in request order
+    found = {m.idempotency_key: m for m in Message.objects.filter(idempotency_key__in=wanted)}
+    for key, message in found.items():
+        if message.user_id != wanted[key].user_id:
             raise DomainError(
                 _("This idempotency key belongs to a message for another user."),
                 code="idempotency_key_conflict",
                 field="idempotency_key",
             )
-        return existing
+    fresh = [r for key, r in wanted.items() if key not in found]
+    if not fresh:
+        return found
     now = timezone.now()
-    contact = accounts_selectors.message_contacts(user_ids=[user.pk]).get(user.pk)
-    reason = suppress_reason(category=category, purpose=purpose, contact=contact)
-    route_channel, address = ("", "") if reason else _route(contact or {}, channel)
-    if not reason and not route_channel:
-        reason = SuppressReason.NO_CHANNEL
-    tz_name = (contact or {}).get("timezone") or settings.TIME_ZONE
-    status, due = S.QUEUED, now
-    if reason:
-        status, due = S.SUPPRESSED, None
-    elif purpose not in settings.PUSH_QUIET_HOURS_EXEMPT and (
-        opens := quiet_until(now, tz_name, parse_quiet_hours(settings.PUSH_QUIET_HOURS))
-    ):
-        status, due = S.HELD, opens
-    message = Message.objects.create(
-        user=user,
-        category=category,
-        purpose=purpose,
-        channel=route_channel,
-        recipient=address,
-        body=body,
-        link=link,
-        text=compose_text(
-            body=body, link=link, channel=route_channel, unsubscribe=unsubscribe_url(user.pk)
+    contacts = accounts_selectors.message_contacts(user_ids=sorted({r.user_id for r in fresh}))
+    quiet_hours = parse_quiet_hours(settings.PUSH_QUIET_HOURS)
+    opens_by_tz: dict[str, datetime | None] = {}
+    unsubscribe_by_user: dict[int, str] = {}
+    rows = []
+    for r in fresh:
+        contact = contacts.get(r.user_id)
+        reason = suppress_reason(category=r.category, purpose=r.purpose, contact=contact)
+        route_channel, address = ("", "") if reason else _route(contact or {}, r.channel)
+        if not reason and not route_channel:
+            reason = SuppressReason.NO_CHANNEL
+        tz_name = (contact or {}).get("timezone") or settings.TIME_ZONE
+        status, due = S.QUEUED, now
+        if reason:
+            status, due = S.SUPPRESSED, None
+        elif r.purpose not in settings.PUSH_QUIET_HOURS_EXEMPT:
+            if tz_name not in opens_by_tz:
+                opens_by_tz[tz_name] = quiet_until(now, tz_name, quiet_hours)
+            if opens := opens_by_tz[tz_name]:
+                status, due = S.HELD, opens
+        text = ""
+        if route_channel:
+            if r.user_id not in unsubscribe_by_user:
+                unsubscribe_by_user[r.user_id] = unsubscribe_url(r.user_id)
+            text = compose_text(
+                body=r.body,
+                link=r.link,
+                channel=route_channel,
+                unsubscribe=unsubscribe_by_user[r.user_id],
+            )
+        rows.append(
+            Message(
+                user_id=r.user_id,
+                category=r.category,
+                purpose=r.purpose,
+                channel=route_channel,
+                recipient=address,
+                body=r.body,
+                link=r.link,
+                text=text,
+                buyer_timezone=tz_name,
+                idempotency_key=r.idempotency_key,
+                status=status,
+                reason=reason,
+                next_attempt_at=due,
+            )
         )
-        if route_channel
-        else "",
-        buyer_timezone=tz_name,
-        idempotency_key=idempotency_key,
-        status=status,
-        reason=reason,
-        next_attempt_at=due,
+    created = Message.objects.bulk_create(rows)
+    MessageEvent.objects.bulk_create(
+        MessageEvent(message=m, from_status="", to_status=m.status, note=m.reason) for m in created
     )
-    MessageEvent.objects.create(message=message, from_status="", to_status=status, note=reason)
-    if status == S.QUEUED:
+    if any(m.status == S.QUEUED for m in created):
         _kick_after_commit()
-    return message
+    return {**found, **{m.idempotency_key: m for m in created}}
 
 
 # --- sending -----------------------------------------------------------------------------------

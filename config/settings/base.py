@@ -319,10 +319,6 @@ PUSH_HTTP_TIMEOUT = env_int("PROVENA_PUSH_HTTP_TIMEOUT", 10)
 PUSH_DRAIN_SECONDS = env_int("PROVENA_PUSH_DRAIN_SECONDS", 50)
 # Off: enqueueing does not wake a sender; only the beat (every 30 s) sends.
 PUSH_KICK_AFTER_COMMIT = env_bool("PROVENA_PUSH_KICK_AFTER_COMMIT", True)
-# Off: enqueueing does not wake a sender; only the beat (every 30 s) sends.
-PUSH_KICK_AFTER_COMMIT = env_bool("PROVENA_PUSH_KICK_AFTER_COMMIT", True)
-# Off: enqueueing does not wake a sender; only the beat (every 30 s) sends.
-PUSH_KICK_AFTER_COMMIT = env_bool("PROVENA_PUSH_KICK_AFTER_COMMIT", True)
 # Currencies a buyer may choose to see amounts in (orders are always charged in CNY).
 DISPLAY_CURRENCIES = ["CNY", "USD", "EUR", "JPY", "KRW", "GBP", "AUD", "HKD"]
 

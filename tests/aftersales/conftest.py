@@ -1,9 +1,8 @@
-"""Units shipped and delivered through the fulfilment services, and a stand-in for push."""
-
-from types import SimpleNamespace
+"""Units shipped and delivered through the fulfilment services; push's real outbox read back."""
 
 import pytest
 
+from accounts.services import buyer_profile_update
 from orders import services as orders_services
 from tests.factories import orders as f
 from tests.factories.warehouse import staff_user
@@ -19,26 +18,41 @@ def after_commit(django_capture_on_commit_callbacks):
     return run
 
 
-@pytest.fixture
-def sent_messages(monkeypatch):
-    """Push's message_enqueue as the contract describes it (the outside world of this app)."""
-    calls = []
+class _SurveyOutbox:
+    """The survey messages in push's real outbox, oldest first, as these tests read them."""
 
-    def enqueue(invitation, *, reminder):
-        from aftersales import services
+    def rows(self) -> list[dict]:
+        from push.models import Message
 
-        calls.append(
+        messages = Message.objects.filter(purpose__startswith="survey_").select_related("user")
+        return [
             {
-                "user": invitation.buyer,
-                "body": services._message_texts(invitation, reminder=reminder),
-                "link": services.survey_link(invitation.pk),
-                "key": f"survey:{invitation.pk}:{'reminder' if reminder else 'invitation'}",
+                "user": m.user,
+                "body": m.body,
+                "link": m.link,
+                "key": m.idempotency_key,
+                "channel": m.channel,
+                "status": m.status,
             }
-        )
-        return SimpleNamespace(status="queued", channel="sms")
+            for m in messages.order_by("id")
+        ]
 
-    monkeypatch.setattr("aftersales.services._enqueue", enqueue)
-    return calls
+    def __iter__(self):
+        return iter(self.rows())
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def __eq__(self, other: object) -> bool:
+        return self.rows() == other
+
+    __hash__ = None
+
+
+@pytest.fixture
+def sent_messages():
+    """What aftersales wrote to push's outbox (the real one; its sender is push's business)."""
+    return _SurveyOutbox()
 
 
 @pytest.fixture
@@ -47,7 +61,10 @@ def ship(after_commit, settings):
     settings.CUSTOMS_SIMULATED_DELAY_SECONDS = 0
 
     def run(*items, buyer=None):
-        order = f.pay(f.place(buyer or f.buyer(), *items))
+        if buyer is None:  # a buyer push can reach: a mobile phone for SMS, their preference
+            buyer = f.buyer()
+            buyer_profile_update(user=buyer, data={"phone": f"+86139{buyer.pk:08d}"})
+        order = f.pay(f.place(buyer, *items))
         clerk = staff_user()
         units = []
         for product, n in items:

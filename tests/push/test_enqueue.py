@@ -150,3 +150,85 @@ def test_quiet_hours_hold_until_the_window_opens(settings):
         message = enqueue(user)
     assert message.status == MessageStatus.HELD
     assert message.next_attempt_at == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 08:00 Shanghai
+
+
+# --- message_enqueue_many: a batch in a fixed number of queries ---------------------------------
+
+
+def _request(user, key, **kw):
+    args = {
+        "user_id": user.pk,
+        "category": MessageCategory.TRANSACTIONAL,
+        "purpose": "survey_invitation",
+        "body": f"Survey {key}",
+        "link": "https://provena.example/survey/abc/",
+        "idempotency_key": key,
+    }
+    args.update(kw)
+    return services.MessageRequest(**args)
+
+
+def test_a_batch_takes_the_same_queries_for_3_or_30(django_assert_num_queries, settings):
+    settings.PUSH_KICK_AFTER_COMMIT = False
+    few = [buyer(phone=f"+861380013{i:04d}") for i in range(3)]
+    many = [buyer(phone=f"+861390013{i:04d}") for i in range(30)]
+
+    # existing keys, contacts, messages, events (+ the savepoint's two statements)
+    with django_assert_num_queries(6):
+        services.message_enqueue_many(requests=[_request(u, f"a{u.pk}") for u in few])
+    with django_assert_num_queries(6):
+        rows = services.message_enqueue_many(requests=[_request(u, f"b{u.pk}") for u in many])
+
+    assert len(rows) == 30
+    assert {m.recipient for m in rows.values()} == {f"+861390013{i:04d}" for i in range(30)}
+    assert MessageEvent.objects.filter(to_status="queued").count() == 33
+
+
+def test_a_batch_writes_a_repeated_key_once_and_returns_existing_rows():
+    user = buyer()
+    first = enqueue(user, key="k1")
+
+    rows = services.message_enqueue_many(
+        requests=[
+            _request(user, "k1", body="other text"),
+            _request(user, "k2", body="first k2"),
+            _request(user, "k2", body="second k2"),
+        ]
+    )
+
+    assert rows["k1"].pk == first.pk
+    assert rows["k1"].body == "Your parcel arrived. How was it?"
+    assert rows["k2"].body == "first k2"
+    assert Message.objects.count() == 2
+    assert MessageEvent.objects.count() == 2
+
+
+def test_one_bad_request_refuses_the_whole_batch():
+    user, other = buyer(), buyer(phone="+8613900139000")
+    enqueue(other, key="taken")
+
+    with pytest.raises(DomainError) as bad:
+        services.message_enqueue_many(requests=[_request(user, "fine"), _request(user, "taken")])
+    assert bad.value.code == "idempotency_key_conflict"
+    with pytest.raises(DomainError) as empty:
+        services.message_enqueue_many(
+            requests=[_request(user, "fine2"), _request(user, "x", body=" ")]
+        )
+    assert empty.value.code == "empty_body"
+
+    assert list(Message.objects.values_list("idempotency_key", flat=True)) == ["taken"]
+
+
+def test_a_batch_holds_each_buyer_by_their_own_clock(settings):
+    settings.PUSH_QUIET_HOURS = "21:00-08:00"
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 in Shanghai, 09:00 in New York
+    shanghai, new_york = buyer(), buyer(phone="+8613900139001", timezone="America/New_York")
+
+    with mock.patch("push.services.timezone.now", return_value=now):
+        rows = services.message_enqueue_many(
+            requests=[_request(shanghai, "s"), _request(new_york, "n")]
+        )
+
+    assert rows["s"].status == MessageStatus.HELD
+    assert rows["s"].next_attempt_at == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # 08:00 there
+    assert rows["n"].status == MessageStatus.QUEUED

@@ -177,7 +177,7 @@ def test_quiet_hours_hold_then_release_when_the_window_opens(provider, settings)
     assert provider.stats()["accepted"] == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_worker_dying_mid_send_never_duplicates(provider, settings):
     """A sender stalls inside the provider's answer (as if killed); the lease runs out; the next
     sender asks the provider by key, finds the message, records it sent, and sends nothing."""

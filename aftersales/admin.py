@@ -26,6 +26,9 @@ from .models import SurveyAnswer, SurveyInvitation, SurveyQuestion, SurveyRespon
 
 
 def _sees_all(user: Any) -> bool:
+    """Platform staff and customer service; merchant staff never (and cost no roles query)."""
+    if getattr(user, "merchant_id", None):
+        return False
     return is_platform_staff(user) or has_role(user, roles.CUSTOMER_SERVICE)
 
 

@@ -3,11 +3,11 @@
 import threading
 
 import pytest
-from django.core.files.storage import default_storage
 
 from accounts import services
 from accounts.models import Address, Merchant, MerchantEvent, MerchantStatus
 from core.errors import DomainError
+from core.storage import private_storage
 from tests.factories import (
     AddressFactory,
     MerchantFactory,
@@ -114,4 +114,4 @@ def test_concurrent_applications_for_one_licence_number(race, monkeypatch):
     assert (error.code, error.field) == ("licence_taken", "licence_number")
     assert Merchant.objects.filter(licence_number="JP-RACE-0001").count() == 1
     # The loser's uploaded document is not left behind.
-    assert len(default_storage.listdir("merchant-licences/JP-RACE-0001")[1]) == 1
+    assert len(private_storage.listdir("merchant-licences/JP-RACE-0001")[1]) == 1

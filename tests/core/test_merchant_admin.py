@@ -422,6 +422,8 @@ def test_merchant_staff_admin_index_shows_only_their_apps(client, world):
     apps.pop("warehouse", None)  # what merchants see of the warehouse is pinned with its admin
     # Their own order lines and the buyers waiting for their products; never whole orders.
     assert apps.pop("orders") == ["OrderLine", "StockNotice"]
+    # Their products' survey questions, the invitations sent and the answers (to reply to).
+    assert apps.pop("aftersales") == ["SurveyInvitation", "SurveyQuestion", "SurveyResponse"]
     assert apps == {"catalog": ["Category", "Product"]}
 
 

@@ -43,7 +43,7 @@ TOKEN_SALT = "aftersales.survey"  # noqa: S105 - a signing salt, not a secret
 TRIGGER_DELIVERED = "delivered"
 TRIGGER_SHIPPED = "shipped"
 # Messages push could not deliver to anybody: the invitation is recorded as not sent.
-UNDELIVERABLE = frozenset({"suppressed", "failed", "cancelled"})
+UNDELIVERABLE = frozenset({"suppressed", "failed"})  # push.states.MessageStatus
 
 
 # --- tokens ------------------------------------------------------------------------------------
@@ -247,28 +247,36 @@ def invitations_send_due(*, now: datetime | None = None, limit: int | None = Non
         )
         events = []
         messages = _enqueue(batch, reminder=False) if batch else {}
+        # Rows that change alike are updated by one statement (a handful: channel x status),
+        # not by one CASE per column over the whole batch.
+        groups: dict[tuple, list[int]] = {}
         for invitation in batch:
             message = messages[invitation.pk]
-            status = str(getattr(message, "status", ""))
-            invitation.channel = str(getattr(message, "channel", "") or "")
-            invitation.message_status = status
+            status = str(message.status)
+            channel = str(message.channel or "")
             if status in UNDELIVERABLE:
-                invitation.status = InvitationStatus.SKIPPED
-                invitation.skip_reason = _("The message could not be sent (%(status)s).") % {
-                    "status": status
-                }
+                values = (
+                    ("status", InvitationStatus.SKIPPED),
+                    (
+                        "skip_reason",
+                        _("The message could not be sent (%(status)s).") % {"status": status},
+                    ),
+                    ("channel", channel),
+                    ("message_status", status),
+                )
                 events.append(InvitationEvent(invitation=invitation, kind="skipped", note=status))
             else:
-                invitation.status = InvitationStatus.SENT
-                invitation.sent_at = now
-                invitation.expires_at = now + expiry
-                events.append(
-                    InvitationEvent(invitation=invitation, kind="sent", note=invitation.channel)
+                values = (
+                    ("status", InvitationStatus.SENT),
+                    ("channel", channel),
+                    ("message_status", status),
+                    ("sent_at", now),
+                    ("expires_at", now + expiry),
                 )
-        SurveyInvitation.objects.bulk_update(
-            batch,
-            ["status", "skip_reason", "channel", "message_status", "sent_at", "expires_at"],
-        )
+                events.append(InvitationEvent(invitation=invitation, kind="sent", note=channel))
+            groups.setdefault(values, []).append(invitation.pk)
+        for values, ids in groups.items():
+            SurveyInvitation.objects.filter(pk__in=ids).update(**dict(values))
         InvitationEvent.objects.bulk_create(events)
     return len(batch)
 

@@ -21,6 +21,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -356,7 +357,8 @@ def _claim(*, now: datetime, limit: int) -> tuple[str, list[Message], SendReport
         contacts = accounts_selectors.message_contacts(
             user_ids=sorted({row.user_id for row in rows})
         )
-        events, leased = [], []
+        events, leased, plain = [], [], []
+        opens_by_tz: dict[str, datetime | None] = {}
         for row in rows:
             before = row.status
             reason = suppress_reason(
@@ -364,7 +366,9 @@ def _claim(*, now: datetime, limit: int) -> tuple[str, list[Message], SendReport
             )
             opens = None
             if not reason and row.purpose not in settings.PUSH_QUIET_HOURS_EXEMPT:
-                opens = quiet_until(now, row.buyer_timezone, window)
+                if row.buyer_timezone not in opens_by_tz:
+                    opens_by_tz[row.buyer_timezone] = quiet_until(now, row.buyer_timezone, window)
+                opens = opens_by_tz[row.buyer_timezone]
             if reason:
                 row.status, row.reason, row.next_attempt_at = S.SUPPRESSED, reason, None
                 report.suppressed += 1
@@ -380,32 +384,48 @@ def _claim(*, now: datetime, limit: int) -> tuple[str, list[Message], SendReport
                 row.claim_token = token
                 leased.append(row)
             else:
+                fresh = before != S.SENDING and not row.needs_check
                 row.needs_check = row.needs_check or before == S.SENDING
                 row.status, row.next_attempt_at = S.SENDING, now + lease
                 row.attempts += 1
                 row.claim_token = token
                 leased.append(row)
+                if fresh:  # the common case: written below by one statement for all of them
+                    plain.append(row.pk)
             if row.status != before or before == S.SENDING:
                 note = "lease expired" if before == S.SENDING else row.reason
                 events.append(
                     MessageEvent(message=row, from_status=before, to_status=row.status, note=note)
                 )
-        Message.objects.bulk_update(
-            rows, ["status", "reason", "next_attempt_at", "attempts", "claim_token", "needs_check"]
-        )
+        if plain:
+            Message.objects.filter(pk__in=plain).update(
+                status=S.SENDING,
+                next_attempt_at=now + lease,
+                attempts=F("attempts") + 1,
+                claim_token=token,
+            )
+        plain_ids = set(plain)
+        others = [row for row in rows if row.pk not in plain_ids]
+        if others:
+            Message.objects.bulk_update(
+                others,
+                ["status", "reason", "next_attempt_at", "attempts", "claim_token", "needs_check"],
+            )
         MessageEvent.objects.bulk_create(events)
     report.claimed = len(leased)
     return token, leased, report
 
 
-def _outgoing(row: Message) -> backends.Outgoing:
+def _outgoing(row: Message, unsubscribe: dict[int, str]) -> backends.Outgoing:
+    if row.user_id not in unsubscribe:
+        unsubscribe[row.user_id] = unsubscribe_url(row.user_id)
     return backends.Outgoing(
         key=row.idempotency_key,
         recipient=row.recipient,
         text=row.text,
         body=row.body,
         link=row.link,
-        unsubscribe_url=unsubscribe_url(row.user_id),
+        unsubscribe_url=unsubscribe[row.user_id],
         purpose=row.purpose,
         category=row.category,
     )
@@ -439,7 +459,8 @@ def _deliver(rows: list[Message]) -> dict[int, _Outcome]:
                 else:
                     outcomes[row.pk] = _Outcome(S.FAILED, found.answer or "failed at provider")
         if to_send:
-            results = backend.send_many([_outgoing(row) for row in to_send])
+            unsubscribe: dict[int, str] = {}
+            results = backend.send_many([_outgoing(row, unsubscribe) for row in to_send])
             for row in to_send:
                 result = results.get(row.idempotency_key) or backends.SendResult(
                     backends.RETRY, "no answer for this message", uncertain=True

@@ -779,3 +779,13 @@ def _location_id(code: str) -> str:
 def test_stock_rows_exist_only_for_received_products(serum, cream, clerk):
     receive(announce((serum, 1)), {serum.pk: 1}, clerk)
     assert list(ProductStock.objects.values_list("product_id", flat=True)) == [serum.pk]
+
+
+def test_the_station_menu_leads_to_the_rejected_units(client, clerk):
+    # Rejected goods wait there to be returned or destroyed; the clerk must not hunt for the URL.
+    client.force_login(clerk)
+
+    page = client.get("/warehouse/").content.decode()
+
+    assert 'href="/authenticity/rejected/"' in page
+    assert client.get("/authenticity/rejected/").status_code == 200

@@ -413,7 +413,7 @@ SELECT
                      WHERE m.idempotency_key = 'survey:' || i.id || ':invitation')),
   (SELECT count(*) FROM push_message WHERE needs_check OR attempts > 1),
   (SELECT count(*) FROM push_messageevent WHERE note = 'lease expired'),
-  (SELECT count(*) FROM push_messageevent WHERE note = 'found at provider')
+  (SELECT count(*) FROM push_messageevent WHERE note LIKE 'found at provider%%')
 """
 
 

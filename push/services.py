@@ -51,6 +51,7 @@ UNSUBSCRIBE_SALT = "push.unsubscribe"
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 QQ_NUMBER = re.compile(r"^[1-9]\d{4,11}$")
 SURVEY_PURPOSES = frozenset({"survey_invitation", "survey_reminder"})
+FOUND_AT_PROVIDER = "found at provider"  # a checked message the provider already had
 # Replies to an SMS that withdraw consent (Chinese carriers' conventions: R = 拒收, TD = 退订).
 OPT_OUT_REPLIES = frozenset({"R", "TD", "T", "N", "STOP", "退订", "拒收"})
 
@@ -453,9 +454,9 @@ def _deliver(rows: list[Message]) -> dict[int, _Outcome]:
                 if found is None or found.status == backends.UNKNOWN:
                     to_send.append(row)
                 elif found.status == backends.ACCEPTED:
-                    outcomes[row.pk] = _Outcome(S.SENT, "found at provider", found.provider_id)
+                    outcomes[row.pk] = _Outcome(S.SENT, FOUND_AT_PROVIDER, found.provider_id)
                 elif found.status == backends.DELIVERED:
-                    outcomes[row.pk] = _Outcome(S.DELIVERED, "found at provider", found.provider_id)
+                    outcomes[row.pk] = _Outcome(S.DELIVERED, FOUND_AT_PROVIDER, found.provider_id)
                 else:
                     outcomes[row.pk] = _Outcome(S.FAILED, found.answer or "failed at provider")
         if to_send:
@@ -530,13 +531,11 @@ def _finalize(
                         row.reason = row.reason or "provider_failed"
                         report.failed += 1
                 changed.append(row)
+            note = outcome.provider_id or outcome.note
+            if outcome.note == FOUND_AT_PROVIDER:  # not sent again: say so in the history
+                note = f"{FOUND_AT_PROVIDER}: {outcome.provider_id}".rstrip(": ")
             events.append(
-                MessageEvent(
-                    message=row,
-                    from_status=S.SENDING,
-                    to_status=status,
-                    note=(outcome.provider_id or outcome.note)[:500],
-                )
+                MessageEvent(message=row, from_status=S.SENDING, to_status=status, note=note[:500])
             )
         if sent_ids:
             # The common case in one statement: no per-row values to write.

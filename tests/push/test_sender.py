@@ -209,7 +209,7 @@ def test_worker_dying_mid_send_never_duplicates(provider, settings):
         ("queued", ""),
         ("sending", ""),
         ("sending", "lease expired"),
-        ("sent", "sms-1"),
+        ("sent", "found at provider: sms-1"),
     ]
 
 

@@ -12,7 +12,9 @@ from core.errors import DomainError
 from push import selectors, services
 from push.models import Message, MessageEvent
 from push.states import MessageCategory, MessageStatus
-from tests.factories.accounts import UserFactory
+
+from .conftest import enqueue
+from .conftest import make_buyer as buyer
 
 pytestmark = pytest.mark.django_db
 
@@ -20,27 +22,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _daytime(settings):
     settings.PUSH_QUIET_HOURS = ""
-
-
-def buyer(**profile):
-    user = UserFactory()
-    data = {"phone": "+8613800138000", "preferred_channel": "sms"}
-    data.update(profile)
-    accounts_services.buyer_profile_update(user=user, data=data)
-    return user
-
-
-def enqueue(user, key="k1", **kw):
-    args = {
-        "user": user,
-        "category": MessageCategory.TRANSACTIONAL,
-        "purpose": "survey_invitation",
-        "body": "Your parcel arrived. How was it?",
-        "link": "https://provena.example/survey/abc/",
-        "idempotency_key": key,
-    }
-    args.update(kw)
-    return services.message_enqueue(**args)
 
 
 def test_enqueue_queues_on_preferred_channel_with_opt_out(django_capture_on_commit_callbacks):

@@ -941,6 +941,16 @@ def fulfil_pack_close(*, order_number: str, weight_grams: int, actor: Any) -> An
     return parcel
 
 
+def customs_rejection_notice(*, declaration: Any, order_number: str, parcel_code: str) -> str:
+    """What the clerk reads when customs refused the order of this parcel ('' when it did not)."""
+    if declaration is None or declaration.status != "rejected":
+        return ""
+    return _(
+        "Customs rejected order %(number)s: %(reason)s Parcel %(parcel)s must not "
+        "ship: unpack it and put its units back in stock."
+    ) % {"number": order_number, "reason": declaration.reason, "parcel": parcel_code}
+
+
 def fulfil_ship(*, parcel_code: str, actor: Any) -> Order:
     """Handover at the ship station: units shipped, tracking starts, the buyer's order shipped."""
     parcel = warehouse_selectors.parcel_get(code=parcel_code)
@@ -953,15 +963,11 @@ def fulfil_ship(*, parcel_code: str, actor: Any) -> Order:
         if order.status == OrderStatus.SHIPPED and parcel.status == "shipped":
             return order
         declaration = logistics_selectors.declaration_for(order_ref=order.number)
-        if declaration is not None and declaration.status == "rejected":
-            raise DomainError(
-                _(
-                    "Customs rejected order %(number)s: %(reason)s Parcel %(parcel)s must not "
-                    "ship: unpack it and put its units back in stock."
-                )
-                % {"number": order.number, "reason": declaration.reason, "parcel": parcel.code},
-                code="customs_rejected",
-            )
+        refusal = customs_rejection_notice(
+            declaration=declaration, order_number=order.number, parcel_code=parcel.code
+        )
+        if refusal:
+            raise DomainError(refusal, code="customs_rejected")
         if order.status != OrderStatus.PACKED:
             raise DomainError(
                 _("Order %(number)s is %(status)s: this parcel must not ship.")

@@ -575,16 +575,13 @@ def pack(request: HttpRequest, number: str) -> HttpResponse:
             _add_error(weight, err)
         else:
             # Customs may have answered already (the simulated authority, without a delay).
-            declaration = logistics_selectors.declaration_for(order_ref=order.number)
-            if declaration is not None and declaration.status == "rejected":
-                messages.error(
-                    request,
-                    _(
-                        "Customs rejected order %(number)s: %(reason)s Parcel %(parcel)s must "
-                        "not ship: unpack it and put its units back in stock."
-                    )
-                    % {"number": order.number, "reason": declaration.reason, "parcel": parcel.code},
-                )
+            refusal = orders_services.customs_rejection_notice(
+                declaration=logistics_selectors.declaration_for(order_ref=order.number),
+                order_number=order.number,
+                parcel_code=parcel.code,
+            )
+            if refusal:
+                messages.error(request, refusal)
             else:
                 messages.success(
                     request,

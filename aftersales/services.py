@@ -187,21 +187,21 @@ def invitations_create_for_parcel(*, parcel_code: str) -> SweepResult:
 
 
 def _message_texts(invitation: SurveyInvitation, *, reminder: bool) -> str:
-    # Neutral service notice: no incentive, no hint of which rating to give.
-    with translation.override(settings.SURVEY_MESSAGE_LANGUAGE):
-        if reminder:
-            return _(
-                "Provena: a reminder that the short survey about %(product)s (order %(order)s) "
-                "is open until %(date)s."
-            ) % {
-                "product": invitation.product_name,
-                "order": invitation.order_number,
-                "date": timezone.localdate(invitation.expires_at).isoformat(),
-            }
+    # Neutral service notice: no incentive, no hint of which rating to give. The caller
+    # (_enqueue) has switched to the survey's language.
+    if reminder:
         return _(
-            "Provena: %(product)s from your order %(order)s has been delivered. How did it go? "
-            "Please tell us in a short survey."
-        ) % {"product": invitation.product_name, "order": invitation.order_number}
+            "Provena: a reminder that the short survey about %(product)s (order %(order)s) "
+            "is open until %(date)s."
+        ) % {
+            "product": invitation.product_name,
+            "order": invitation.order_number,
+            "date": timezone.localdate(invitation.expires_at).isoformat(),
+        }
+    return _(
+        "Provena: %(product)s from your order %(order)s has been delivered. How did it go? "
+        "Please tell us in a short survey."
+    ) % {"product": invitation.product_name, "order": invitation.order_number}
 
 
 def _enqueue(invitations: list[SurveyInvitation], *, reminder: bool) -> dict[int, Any]:
@@ -299,9 +299,8 @@ def invitations_remind_due(*, now: datetime | None = None, limit: int | None = N
         )
         if batch:
             _enqueue(batch, reminder=True)
-        for invitation in batch:
-            invitation.reminded_at = now
-        SurveyInvitation.objects.bulk_update(batch, ["reminded_at"])
+            # One value for the whole batch: one statement, not bulk_update's CASE per row.
+            SurveyInvitation.objects.filter(pk__in=[i.pk for i in batch]).update(reminded_at=now)
         InvitationEvent.objects.bulk_create(
             [InvitationEvent(invitation=i, kind="reminded") for i in batch]
         )

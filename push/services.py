@@ -192,7 +192,6 @@ class MessageRequest:
     channel: str | None = None
 
 
-@transaction.atomic
 def message_enqueue(
     *,
     user,

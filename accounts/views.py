@@ -111,7 +111,5 @@ def merchant_licence(request: HttpRequest, pk: int) -> HttpResponse:
     if not reviewer and user.merchant_id != pk:
         raise Http404
     merchant = get_object_or_404(Merchant, pk=pk)
-    extension = merchant.licence_document.name.rsplit(".", 1)[-1].lower()
-    return private_file_response(
-        merchant.licence_document, download_name=f"licence-{merchant.slug}.{extension}"
-    )
+    stem = f"licence-{merchant.slug}"
+    return private_file_response(merchant.licence_document, download_stem=stem)

@@ -365,8 +365,6 @@ def photo(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     appraiser = not user.merchant_id and has_role(user, roles.APPRAISER)
     if not appraiser and user.merchant_id != found.appraisal.case.merchant_id:
         raise Http404
-    field = getattr(found, kind)
-    extension = field.name.rsplit(".", 1)[-1].lower()
     return private_file_response(
-        field, download_name=f"case-{found.appraisal.case_id}-photo-{pk}-{kind}.{extension}"
+        getattr(found, kind), download_stem=f"case-{found.appraisal.case_id}-photo-{pk}-{kind}"
     )

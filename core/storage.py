@@ -45,10 +45,12 @@ private_storage = PrivateStorage()
 INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp"}
 
 
-def private_file_response(field_file: Any, *, download_name: str) -> FileResponse:
-    """Stream a private file to someone the caller has already checked; never sniffed or run."""
+def private_file_response(field_file: Any, *, download_stem: str) -> FileResponse:
+    """Stream a private file to someone the caller has already checked; never sniffed or run.
+    It downloads as `<download_stem>.<the stored file's extension>`."""
     if not field_file or not field_file.name or not field_file.storage.exists(field_file.name):
         raise Http404
+    download_name = f"{download_stem}.{field_file.name.rsplit('.', 1)[-1].lower()}"
     kind, _encoding = mimetypes.guess_type(download_name)
     response = FileResponse(
         field_file.open("rb"), filename=download_name, as_attachment=kind not in INLINE_TYPES

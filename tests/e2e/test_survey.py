@@ -58,22 +58,9 @@ NIGHT = range(1, 5)
 def provider(settings, live_server):
     """The real HTTP fake provider on 127.0.0.1, every channel pointed at it; links in messages
     lead to the live server."""
-    from push.fake_provider import from_settings
+    from tests.factories.push import start_fake_provider
 
-    fake = from_settings(stall_seconds=5).start()
-    settings.PUSH_BACKENDS = {
-        channel: {
-            **options,
-            "BACKEND": "push.backends.http."
-            + {
-                "sms": "SmsHttpBackend",
-                "wechat": "WeChatTemplateBackend",
-                "qq": "QQTemplateBackend",
-            }[channel],
-            "BASE_URL": fake.url,
-        }
-        for channel, options in settings.PUSH_BACKENDS.items()
-    }
+    fake = start_fake_provider(settings)
     settings.PUSH_QUIET_HOURS = QUIET_HOURS
     settings.PUSH_HTTP_TIMEOUT = 5
     settings.PUBLIC_BASE_URL = live_server.url

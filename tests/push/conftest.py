@@ -4,27 +4,14 @@ import pytest
 
 from accounts import services as accounts_services
 from push import services
-from push.fake_provider import from_settings
 from push.states import MessageCategory
 from tests.factories.accounts import UserFactory
+from tests.factories.push import start_fake_provider
 
 
 @pytest.fixture
 def provider(settings):
-    fake = from_settings(stall_seconds=5).start()
-    settings.PUSH_BACKENDS = {
-        channel: {
-            **options,
-            "BACKEND": "push.backends.http."
-            + {
-                "sms": "SmsHttpBackend",
-                "wechat": "WeChatTemplateBackend",
-                "qq": "QQTemplateBackend",
-            }[channel],
-            "BASE_URL": fake.url,
-        }
-        for channel, options in settings.PUSH_BACKENDS.items()
-    }
+    fake = start_fake_provider(settings)
     settings.PUSH_QUIET_HOURS = ""
     settings.PUSH_HTTP_TIMEOUT = 1
     yield fake
